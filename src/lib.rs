@@ -1,0 +1,15 @@
+//! rollama: a self-hosted LLM inference server that speaks the Ollama HTTP API.
+//!
+//! # Layout
+//!
+//! Dependencies point one way: `server` → `engine` → `model`; `api` and `text` are leaves.
+//!
+//! - [`server`]: axum routes, the only code that knows HTTP.
+//! - [`engine`]: the model's own thread, scheduling, sampling, stop handling.
+//! - [`model`]: our decoder on candle tensors, weights from GGUF.
+//! - [`store`]: the model store on disk (`NAME.gguf` → `NAME:latest`).
+//! - [`api`]: Ollama wire types.
+//! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
+
+pub mod model;
+pub mod text;

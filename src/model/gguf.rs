@@ -1,0 +1,128 @@
+//! A GGUF file opened for its header: metadata and tensor directory, no weights read.
+//!
+//! The store uses this for `/api/show` and `/api/tags` details, the tokenizer reads its
+//! vocabulary from the metadata, and [`crate::model::Model::load`] reads the tensors.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::gguf_file::{Content, Value};
+
+use super::ModelError;
+
+/// The parsed header of one GGUF file.
+pub struct GgufFile {
+    pub path: PathBuf,
+    pub content: Content,
+}
+
+impl GgufFile {
+    pub fn open(path: &Path) -> Result<Self, ModelError> {
+        let file = File::open(path).map_err(|e| ModelError::Io(path.to_path_buf(), e))?;
+        let mut reader = BufReader::new(file);
+        let content = Content::read(&mut reader)
+            .map_err(|e| ModelError::Format(format!("{}: {e}", path.display())))?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            content,
+        })
+    }
+
+    pub fn metadata(&self) -> &HashMap<String, Value> {
+        &self.content.metadata
+    }
+
+    /// `general.architecture`, e.g. `llama`, `qwen2`, `gemma3`.
+    pub fn architecture(&self) -> Result<&str, ModelError> {
+        self.get_str("general.architecture")
+            .ok_or_else(|| ModelError::Format("missing general.architecture".into()))
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.content.metadata.get(key)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            Value::String(s) => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Any integer variant as u64 (files differ in which width they store).
+    pub fn get_u64(&self, key: &str) -> Option<u64> {
+        value_as_u64(self.get(key)?)
+    }
+
+    /// Any numeric variant as f64.
+    pub fn get_f64(&self, key: &str) -> Option<f64> {
+        value_as_f64(self.get(key)?)
+    }
+
+    /// `{arch}.{suffix}` as u64, e.g. `arch_u64("context_length")`.
+    pub fn arch_u64(&self, suffix: &str) -> Option<u64> {
+        let arch = self.architecture().ok()?;
+        self.get_u64(&format!("{arch}.{suffix}"))
+    }
+
+    /// Total number of weights, for `details.parameter_size`.
+    pub fn parameter_count(&self) -> u64 {
+        if let Some(n) = self.get_u64("general.parameter_count") {
+            return n;
+        }
+        self.content
+            .tensor_infos
+            .values()
+            .map(|t| t.shape.elem_count() as u64)
+            .sum()
+    }
+
+    /// Ollama's `quantization_level`, from `general.file_type` (llama.cpp's `llama_ftype`).
+    pub fn quantization_level(&self) -> String {
+        let name = match self.get_u64("general.file_type") {
+            Some(0) => "F32",
+            Some(1) => "F16",
+            Some(2) => "Q4_0",
+            Some(3) => "Q4_1",
+            Some(7) => "Q8_0",
+            Some(8) => "Q5_0",
+            Some(9) => "Q5_1",
+            Some(10) => "Q2_K",
+            Some(11) => "Q3_K_S",
+            Some(12) => "Q3_K_M",
+            Some(13) => "Q3_K_L",
+            Some(14) => "Q4_K_S",
+            Some(15) => "Q4_K_M",
+            Some(16) => "Q5_K_S",
+            Some(17) => "Q5_K_M",
+            Some(18) => "Q6_K",
+            Some(32) => "BF16",
+            _ => "unknown",
+        };
+        name.to_string()
+    }
+}
+
+pub fn value_as_u64(v: &Value) -> Option<u64> {
+    match *v {
+        Value::U8(x) => Some(x as u64),
+        Value::I8(x) => u64::try_from(x).ok(),
+        Value::U16(x) => Some(x as u64),
+        Value::I16(x) => u64::try_from(x).ok(),
+        Value::U32(x) => Some(x as u64),
+        Value::I32(x) => u64::try_from(x).ok(),
+        Value::U64(x) => Some(x),
+        Value::I64(x) => u64::try_from(x).ok(),
+        _ => None,
+    }
+}
+
+pub fn value_as_f64(v: &Value) -> Option<f64> {
+    match *v {
+        Value::F32(x) => Some(x as f64),
+        Value::F64(x) => Some(x),
+        _ => value_as_u64(v).map(|x| x as f64),
+    }
+}
