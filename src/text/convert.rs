@@ -70,7 +70,7 @@ pub fn byte_level_bpe(
         .iter()
         .filter_map(|m| {
             // llama.cpp splits at the first space after the first byte.
-            let pos = m.get(1..)?.find(' ')? + 1;
+            let pos = m.as_bytes().iter().skip(1).position(|&b| b == b' ')? + 1;
             let (a, b) = (&m[..pos], &m[pos + 1..]);
             let joined = format!("{a}{b}");
             (vocab.contains_key(a) && vocab.contains_key(b) && vocab.contains_key(&joined))
