@@ -64,8 +64,8 @@ fn builtin_only_for_gemma3() {
 
 #[test]
 fn raise_exception_is_a_template_error() {
-    let err = render("{{ raise_exception('roles must alternate') }}", json!([]))
-        .expect_err("must fail");
+    let err =
+        render("{{ raise_exception('roles must alternate') }}", json!([])).expect_err("must fail");
     match err {
         TextError::Template(msg) => assert!(msg.contains("roles must alternate"), "{msg}"),
         other => panic!("wrong error: {other}"),
@@ -78,14 +78,24 @@ fn raise_exception_is_a_template_error() {
 
 #[test]
 fn gemma3_rejects_non_alternating_roles() {
-    let t = ChatTemplate::new(ChatTemplate::builtin("gemma3").expect("builtin"), "<bos>", "<eos>")
-        .expect("compile");
+    let t = ChatTemplate::new(
+        ChatTemplate::builtin("gemma3").expect("builtin"),
+        "<bos>",
+        "<eos>",
+    )
+    .expect("compile");
     let msgs = json!([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]);
-    assert!(matches!(t.render(&msgs, None, true), Err(TextError::Template(_))));
+    assert!(matches!(
+        t.render(&msgs, None, true),
+        Err(TextError::Template(_))
+    ));
     let ok = t
         .render(&json!([{"role": "user", "content": " hi "}]), None, true)
         .expect("render");
-    assert_eq!(ok, "<bos><start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n");
+    assert_eq!(
+        ok,
+        "<bos><start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n"
+    );
 }
 
 #[test]
@@ -100,7 +110,10 @@ fn tojson_is_python_json_dumps() {
         "[\n  1,\n  2.5,\n  true,\n  null\n]"
     );
     assert_eq!(
-        render_ok("{{ {'b': 1, 'a': {}} | tojson(indent=1, sort_keys=true) }}", msgs.clone()),
+        render_ok(
+            "{{ {'b': 1, 'a': {}} | tojson(indent=1, sort_keys=true) }}",
+            msgs.clone()
+        ),
         "{\n \"a\": {},\n \"b\": 1\n}"
     );
     assert_eq!(
@@ -156,12 +169,17 @@ fn tools_are_passed_and_absent_tools_are_none() {
             "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}},
         {"type": "function", "function": {"name": "now", "parameters": {}}}
     ]);
-    let out = template.render(&json!([]), Some(&tools), false).expect("render");
+    let out = template
+        .render(&json!([]), Some(&tools), false)
+        .expect("render");
     assert_eq!(
         out,
         "get_weather: {\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}\nnow: {}\n"
     );
-    assert_eq!(template.render(&json!([]), None, false).expect("render"), "no tools");
+    assert_eq!(
+        template.render(&json!([]), None, false).expect("render"),
+        "no tools"
+    );
 }
 
 #[test]

@@ -51,7 +51,9 @@ fn check_tokenize_goldens(name: &str) {
         let want = ids(&case["ids"]);
         let got = tok.encode(text, add_bos).expect("encode");
         if got != want {
-            failures.push(format!("{text:?} (add_bos={add_bos}):\n  want {want:?}\n  got  {got:?}"));
+            failures.push(format!(
+                "{text:?} (add_bos={add_bos}):\n  want {want:?}\n  got  {got:?}"
+            ));
         }
     }
     assert!(
@@ -214,7 +216,9 @@ fn stop_ids_include_end_of_turn_and_eos() {
 #[test]
 fn control_tokens_are_parsed_and_not_printed() {
     let smol = tokenizer("smollm2");
-    let ids = smol.encode("<|im_start|>user\nHi<|im_end|>", false).expect("encode");
+    let ids = smol
+        .encode("<|im_start|>user\nHi<|im_end|>", false)
+        .expect("encode");
     let start = smol.token_id("<|im_start|>").expect("im_start");
     let end = smol.token_id("<|im_end|>").expect("im_end");
     assert_eq!(ids.first(), Some(&start));
@@ -235,7 +239,12 @@ fn small_vocab(pre: Option<&str>) -> HashMap<String, Value> {
     );
     m.insert(
         "tokenizer.ggml.token_type".into(),
-        Value::Array(vec![Value::I32(1), Value::I32(1), Value::I32(1), Value::I32(3)]),
+        Value::Array(vec![
+            Value::I32(1),
+            Value::I32(1),
+            Value::I32(1),
+            Value::I32(3),
+        ]),
     );
     m.insert(
         "tokenizer.ggml.merges".into(),
@@ -266,7 +275,24 @@ fn unknown_or_missing_pre_is_refused() {
 #[test]
 fn hand_built_vocab_works() {
     let tok = Tokenizer::from_gguf(&small_vocab(Some("gpt-2"))).expect("tokenizer");
-    assert_eq!(tok.encode("ab<|endoftext|>a", true).expect("encode"), [2, 3, 0]);
+    assert_eq!(
+        tok.encode("ab<|endoftext|>a", true).expect("encode"),
+        [2, 3, 0]
+    );
     assert_eq!(tok.stop_ids(), [3]);
     assert_eq!(tok.decode(&[2, 3, 0]).expect("decode"), "aba");
+}
+
+#[test]
+#[ignore]
+fn debug_print_gemma() {
+    let tok = tokenizer("gemma3");
+    let t0 = std::time::Instant::now();
+    let _ = load("gemma3");
+    eprintln!("load: {:?}", t0.elapsed());
+    for text in ["Hello, world!", "  leading spaces and\ttabs\n\nand newlines   ", "日本語のテキストと中文文本，还有한국어.", "Emoji: 😀🎉👍🏽 and 🇫🇷 flags", "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n"] {
+        let ids = tok.encode(text, true).unwrap();
+        let pieces: Vec<_> = ids.iter().map(|&i| tok.token_text(i).unwrap().to_string()).collect();
+        eprintln!("{text:?} -> {ids:?} {pieces:?}");
+    }
 }

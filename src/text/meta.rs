@@ -93,7 +93,9 @@ impl Meta<'_> {
                 let id = value_as_i64(v).ok_or_else(|| {
                     TextError::Metadata(format!("{key} is not an integer: {v:?}"))
                 })?;
-                Ok(u32::try_from(id).ok().filter(|&id| (id as usize) < n_tokens))
+                Ok(u32::try_from(id)
+                    .ok()
+                    .filter(|&id| (id as usize) < n_tokens))
             }
         }
     }
@@ -129,9 +131,8 @@ impl Meta<'_> {
         };
         arr.iter()
             .map(|v| {
-                value_as_f32(v).ok_or_else(|| {
-                    TextError::Metadata(format!("{key} holds a non-number: {v:?}"))
-                })
+                value_as_f32(v)
+                    .ok_or_else(|| TextError::Metadata(format!("{key} holds a non-number: {v:?}")))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
@@ -143,9 +144,9 @@ impl Meta<'_> {
         };
         arr.iter()
             .map(|v| {
-                value_as_i64(v).map(TokenType::from_code).ok_or_else(|| {
-                    TextError::Metadata(format!("{key} holds a non-integer: {v:?}"))
-                })
+                value_as_i64(v)
+                    .map(TokenType::from_code)
+                    .ok_or_else(|| TextError::Metadata(format!("{key} holds a non-integer: {v:?}")))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)

@@ -44,20 +44,11 @@ const DEEPSEEK3: &[&str] = &[
     r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+| ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"##,
 ];
 
-const FALCON: &[&str] = &[
-    r"[\p{P}\$\+<=>\^~\|`]+",
-    GPT2,
-    r"[0-9][0-9][0-9]",
-];
+const FALCON: &[&str] = &[r"[\p{P}\$\+<=>\^~\|`]+", GPT2, r"[0-9][0-9][0-9]"];
 
 const STARCODER: &[&str] = &[r"\p{N}", GPT2];
 
-const DEFAULT: &[&str] = &[
-    r"[\p{P}\$\+<=>\^~\|]+",
-    GPT2,
-    r"\p{N}+",
-    r"[0-9][0-9][0-9]",
-];
+const DEFAULT: &[&str] = &[r"[\p{P}\$\+<=>\^~\|]+", GPT2, r"\p{N}+", r"[0-9][0-9][0-9]"];
 
 /// How llama.cpp pre-tokenizes one `pre` family.
 #[derive(Debug, Clone, Copy)]
@@ -94,13 +85,13 @@ pub fn pre_profile(pre: &str) -> Option<PreProfile> {
         "deepseek-coder" => profile(DEEPSEEK_CODER),
         "deepseek-v3" | "hunyuan-dense" | "joyai-llm" | "hy_v4" => profile(DEEPSEEK3),
         "falcon" => profile(FALCON),
-        "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone"
-        | "minerva-7b" | "mellum2" => profile(STARCODER),
+        "starcoder" | "refact" | "command-r" | "smollm" | "codeshell" | "exaone" | "minerva-7b"
+        | "mellum2" => profile(STARCODER),
         "gpt-2" | "phi-2" | "jina-es" | "jina-de" | "gigachat" | "jina-v2-es" | "jina-v2-de"
         | "a.x-4.0" | "mellum" | "exaone4" | "mpt" | "olmo" | "jais" | "trillion"
         | "granite-docling" => profile(&[GPT2]),
-        "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2"
-        | "hunyuan" | "solar-open" => profile(&[QWEN2]),
+        "qwen2" | "deepseek-r1-qwen" | "kormo" | "f2llmv2" | "megrez" | "stablelm2" | "hunyuan"
+        | "solar-open" => profile(&[QWEN2]),
         "qwen35" => profile(&[QWEN35]),
         "gpt-4o" | "llama4" | "kanana2" | "talkie" | "minimax-m2" => profile(&[GPT4O]),
         "tekken" => PreProfile {
@@ -121,8 +112,19 @@ mod tests {
     #[test]
     fn all_regexes_compile() {
         for pre in [
-            "default", "llama-bpe", "dbrx", "deepseek-llm", "deepseek-coder", "deepseek-v3",
-            "falcon", "smollm", "gpt-2", "qwen2", "qwen35", "gpt-4o", "tekken",
+            "default",
+            "llama-bpe",
+            "dbrx",
+            "deepseek-llm",
+            "deepseek-coder",
+            "deepseek-v3",
+            "falcon",
+            "smollm",
+            "gpt-2",
+            "qwen2",
+            "qwen35",
+            "gpt-4o",
+            "tekken",
         ] {
             let p = pre_profile(pre).expect("known profile");
             for re in p.regexes {

@@ -162,9 +162,27 @@ pub fn special_ids(
     ] {
         by_key_or_text(meta, key, texts, vocab, types)?;
     }
-    ids.fim_pad = by_key_or_text(meta, "tokenizer.ggml.fim_pad_token_id", FIM_PAD_TEXTS, vocab, types)?;
-    ids.fim_rep = by_key_or_text(meta, "tokenizer.ggml.fim_rep_token_id", FIM_REP_TEXTS, vocab, types)?;
-    ids.fim_sep = by_key_or_text(meta, "tokenizer.ggml.fim_sep_token_id", FIM_SEP_TEXTS, vocab, types)?;
+    ids.fim_pad = by_key_or_text(
+        meta,
+        "tokenizer.ggml.fim_pad_token_id",
+        FIM_PAD_TEXTS,
+        vocab,
+        types,
+    )?;
+    ids.fim_rep = by_key_or_text(
+        meta,
+        "tokenizer.ggml.fim_rep_token_id",
+        FIM_REP_TEXTS,
+        vocab,
+        types,
+    )?;
+    ids.fim_sep = by_key_or_text(
+        meta,
+        "tokenizer.ggml.fim_sep_token_id",
+        FIM_SEP_TEXTS,
+        vocab,
+        types,
+    )?;
     Ok(ids)
 }
 

@@ -87,9 +87,9 @@ impl Tokenizer {
                 })?;
                 let profile = pre_profile(&pre)
                     .ok_or_else(|| TextError::Unsupported(format!("pre-tokenizer '{pre}'")))?;
-                let merges = meta.strings("tokenizer.ggml.merges")?.ok_or_else(|| {
-                    TextError::Metadata("missing tokenizer.ggml.merges".into())
-                })?;
+                let merges = meta
+                    .strings("tokenizer.ggml.merges")?
+                    .ok_or_else(|| TextError::Metadata("missing tokenizer.ggml.merges".into()))?;
                 let inner = convert::byte_level_bpe(&vocab, &merges, profile)?;
                 (VocabKind::BytePairs, inner, profile.add_bos, false)
             }
@@ -113,11 +113,7 @@ impl Tokenizer {
                 let inner = convert::sentencepiece_bpe(&tokens, &vocab, &scores, unk, prefix)?;
                 (VocabKind::SentencePiece, inner, true, prefix)
             }
-            other => {
-                return Err(TextError::Unsupported(format!(
-                    "tokenizer model '{other}'"
-                )))
-            }
+            other => return Err(TextError::Unsupported(format!("tokenizer model '{other}'"))),
         };
 
         let ids = special::special_ids(&meta, kind, &tokens, &vocab, &mut types)?;
@@ -355,10 +351,9 @@ fn token_pieces(kind: VocabKind, tokens: &[String], types: &[TokenType]) -> Vec<
             TokenType::Byte => parse_byte_token(text)
                 .map(|b| vec![b])
                 .unwrap_or_else(|| text.as_bytes().to_vec()),
-            TokenType::Control
-            | TokenType::Unknown
-            | TokenType::Unused
-            | TokenType::Undefined => Vec::new(),
+            TokenType::Control | TokenType::Unknown | TokenType::Unused | TokenType::Undefined => {
+                Vec::new()
+            }
         })
         .collect()
 }
