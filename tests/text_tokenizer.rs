@@ -290,9 +290,38 @@ fn debug_print_gemma() {
     let t0 = std::time::Instant::now();
     let _ = load("gemma3");
     eprintln!("load: {:?}", t0.elapsed());
-    for text in ["Hello, world!", "  leading spaces and\ttabs\n\nand newlines   ", "日本語のテキストと中文文本，还有한국어.", "Emoji: 😀🎉👍🏽 and 🇫🇷 flags", "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n"] {
+    let long = "The quick brown fox jumps over the lazy dog. 日本語 😀\n".repeat(400);
+    for name in ["smollm2", "gemma3"] {
+        let t0 = std::time::Instant::now();
+        let n = tokenizer(name).encode(&long, true).unwrap().len();
+        eprintln!(
+            "{name}: encode {} bytes -> {n} ids in {:?}",
+            long.len(),
+            t0.elapsed()
+        );
+        let t0 = std::time::Instant::now();
+        let n = tokenizer(name)
+            .inner()
+            .encode_fast(long.as_str(), false)
+            .unwrap()
+            .len();
+        eprintln!("{name}: inner {n} in {:?}", t0.elapsed());
+        let t0 = std::time::Instant::now();
+        let n = tokenizer(name).encode(&long, true).unwrap().len();
+        eprintln!("{name}: again {n} in {:?}", t0.elapsed());
+    }
+    for text in [
+        "Hello, world!",
+        "  leading spaces and\ttabs\n\nand newlines   ",
+        "日本語のテキストと中文文本，还有한국어.",
+        "Emoji: 😀🎉👍🏽 and 🇫🇷 flags",
+        "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n",
+    ] {
         let ids = tok.encode(text, true).unwrap();
-        let pieces: Vec<_> = ids.iter().map(|&i| tok.token_text(i).unwrap().to_string()).collect();
+        let pieces: Vec<_> = ids
+            .iter()
+            .map(|&i| tok.token_text(i).unwrap().to_string())
+            .collect();
         eprintln!("{text:?} -> {ids:?} {pieces:?}");
     }
 }

@@ -199,8 +199,14 @@ impl Tokenizer {
             return fragments;
         }
         fragments.push(Fragment::Text(text));
+        // Gemma has ~6,400 special tokens: skip, cheaply, those whose first two bytes never
+        // occur in the text (fragments are substrings of it).
+        let present = BytePairs::of(text.as_bytes());
         for &id in &self.parse_special {
             let needle = self.tokens[id as usize].as_str();
+            if !present.may_contain(needle.as_bytes()) {
+                continue;
+            }
             if !fragments
                 .iter()
                 .any(|f| matches!(f, Fragment::Text(t) if t.contains(needle)))
@@ -321,6 +327,40 @@ impl Tokenizer {
     /// special-token matching is leftmost-longest rather than llama.cpp's order.
     pub fn inner(&self) -> &tokenizers::Tokenizer {
         &self.inner
+    }
+}
+
+/// Which bytes and adjacent byte pairs occur in a text: a prefilter for substring search.
+struct BytePairs {
+    singles: [u64; 4],
+    pairs: Vec<u64>,
+}
+
+impl BytePairs {
+    fn of(bytes: &[u8]) -> Self {
+        let mut set = Self {
+            singles: [0; 4],
+            pairs: vec![0; 1024],
+        };
+        for &b in bytes {
+            set.singles[usize::from(b) >> 6] |= 1 << (b & 63);
+        }
+        for w in bytes.windows(2) {
+            let i = usize::from(w[0]) << 8 | usize::from(w[1]);
+            set.pairs[i >> 6] |= 1 << (i & 63);
+        }
+        set
+    }
+
+    fn may_contain(&self, needle: &[u8]) -> bool {
+        match needle {
+            [] => false,
+            [b] => self.singles[usize::from(*b) >> 6] & (1 << (b & 63)) != 0,
+            [a, b, ..] => {
+                let i = usize::from(*a) << 8 | usize::from(*b);
+                self.pairs[i >> 6] & (1 << (i & 63)) != 0
+            }
+        }
     }
 }
 
