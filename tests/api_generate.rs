@@ -183,3 +183,27 @@ async fn disconnect_mid_stream_frees_the_slot() {
     let v: Value = next.json().await.expect("json");
     assert_eq!(v["done"], true);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failure_mid_stream_ends_with_an_error_line() {
+    let base = TestServer {
+        fail_after_tokens: Some(3),
+        ..TestServer::default()
+    }
+    .spawn(&["smollm2"])
+    .await;
+    let body = json!({"model": "smollm2", "messages": [{"role": "user", "content": "Tell me a long story."}],
+        "options": {"temperature": 0, "num_predict": 50}});
+    let r = post(&format!("{base}/api/chat"), body.clone()).await;
+    assert_eq!(r.status(), 200, "headers were sent before the failure");
+    let lines = ndjson(&r.text().await.expect("body"));
+    let (last, before) = lines.split_last().expect("lines");
+    assert_eq!(last, &json!({"error": "injected failure (test hook)"}));
+    assert!(before.iter().all(|l| l["done"] == false), "no done line after an error");
+    // Not streamed: the error is the status.
+    let mut body = body;
+    body["stream"] = json!(false);
+    let r = post(&format!("{base}/api/chat"), body).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.json::<Value>().await.expect("json"), json!({"error": "injected failure (test hook)"}));
+}

@@ -96,6 +96,10 @@ pub struct EngineConfig {
     pub max_running: usize,
     /// Prompt tokens processed per step (chunked prefill keeps decodes flowing).
     pub max_batch_tokens: usize,
+    /// Test hook: fail every sequence once it has generated this many tokens, to exercise
+    /// the mid-stream error path end to end. Always `None` in `rollama serve`.
+    #[doc(hidden)]
+    pub fail_after_tokens: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -104,6 +108,7 @@ impl Default for EngineConfig {
             max_queue: 512,
             max_running: 4,
             max_batch_tokens: 512,
+            fail_after_tokens: None,
         }
     }
 }

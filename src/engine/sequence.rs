@@ -52,6 +52,11 @@ impl Sequence {
         self.events.is_closed()
     }
 
+    /// Tokens generated so far.
+    pub fn generated(&self) -> usize {
+        self.generated
+    }
+
     /// Tokens not yet in the cache.
     pub fn pending(&self) -> usize {
         self.tokens.len() - self.cache.len()

@@ -79,7 +79,11 @@ impl Worker {
     }
 
     fn accept(&mut self, cmd: Command) {
-        let Command::Generate { job, events, .. } = cmd;
+        let Command::Generate { job, events } = cmd;
+        if job.prompt.is_empty() {
+            let _ = events.send(super::Event::Error("the prompt produced no tokens".into()));
+            return;
+        }
         let cache = self.model.new_cache();
         self.waiting
             .push_back(Sequence::new(job.prompt, job.options, cache, events));
@@ -137,6 +141,10 @@ impl Worker {
                 seq.fail("internal error: missing logits row".into());
                 continue;
             };
+            if self.config.fail_after_tokens.is_some_and(|n| seq.generated() >= n) {
+                seq.fail("injected failure (test hook)".into());
+                continue;
+            }
             // Still reading its prompt: the logits of a partial prompt are not used.
             if seq.pending() > 0 || seq.advance(&mut logits, &tokenizer) {
                 keep.push(seq);

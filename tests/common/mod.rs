@@ -63,6 +63,7 @@ pub struct TestServer {
     pub keep_alive: Option<std::time::Duration>,
     pub max_running: usize,
     pub max_queue: usize,
+    pub fail_after_tokens: Option<usize>,
 }
 
 impl Default for TestServer {
@@ -71,6 +72,7 @@ impl Default for TestServer {
             keep_alive: Some(std::time::Duration::from_secs(300)),
             max_running: 4,
             max_queue: 64,
+            fail_after_tokens: None,
         }
     }
 }
@@ -93,6 +95,7 @@ impl TestServer {
                     max_queue: self.max_queue,
                     max_running: self.max_running,
                     max_batch_tokens: 512,
+                    fail_after_tokens: self.fail_after_tokens,
                 },
                 device: candle_core::Device::Cpu,
             },
