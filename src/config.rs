@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use crate::api::KeepAlive;
 
 #[derive(Debug, Parser)]
-#[command(name = "rollama", version, about = "An Ollama-compatible LLM server on candle")]
+#[command(
+    name = "rollama",
+    version,
+    about = "An Ollama-compatible LLM server on candle"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -100,7 +104,11 @@ pub fn parse_host(raw: &str) -> anyhow::Result<SocketAddr> {
     let port = port
         .and_then(|p| p.parse::<u16>().ok())
         .unwrap_or(default_port);
-    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    let host = if host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        host
+    };
     (host.as_str(), port)
         .to_socket_addrs()?
         .next()

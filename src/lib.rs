@@ -11,11 +11,11 @@
 //! - [`api`]: Ollama wire types.
 //! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
 
-pub mod model;
-pub mod text;
 pub mod api;
-pub mod engine;
-pub mod store;
-pub mod server;
 pub mod config;
+pub mod engine;
+pub mod model;
+pub mod server;
 pub mod shutdown;
+pub mod store;
+pub mod text;

@@ -51,8 +51,12 @@ async fn generate_streams_ndjson_and_matches_non_streamed() {
     assert_eq!(r.headers()["content-type"], "application/x-ndjson");
     let lines = ndjson(&r.text().await.expect("body"));
     let (last, chunks) = lines.split_last().expect("at least one line");
-    assert!(chunks.iter().all(|c| c["done"] == false && c["response"].is_string()));
-    assert!(chunks.iter().all(|c| c["model"] == "smollm2" && c["created_at"].is_string()));
+    assert!(chunks
+        .iter()
+        .all(|c| c["done"] == false && c["response"].is_string()));
+    assert!(chunks
+        .iter()
+        .all(|c| c["model"] == "smollm2" && c["created_at"].is_string()));
     assert_eq!(last["done"], true);
     assert_eq!(last["done_reason"], "length");
     assert_eq!(last["response"], "");
@@ -62,27 +66,44 @@ async fn generate_streams_ndjson_and_matches_non_streamed() {
     assert_eq!(last["eval_count"], 12);
     assert!(last["prompt_eval_count"].as_u64().expect("count") > 5);
     let context = last["context"].as_array().expect("context");
-    assert_eq!(context.len() as u64, last["prompt_eval_count"].as_u64().expect("n") + 12);
-    let streamed: String = chunks.iter().map(|c| c["response"].as_str().unwrap_or_default()).collect();
+    assert_eq!(
+        context.len() as u64,
+        last["prompt_eval_count"].as_u64().expect("n") + 12
+    );
+    let streamed: String = chunks
+        .iter()
+        .map(|c| c["response"].as_str().unwrap_or_default())
+        .collect();
     assert!(streamed.contains("Paris"), "{streamed:?}");
 
     let mut body = body;
     body["stream"] = json!(false);
     let r = post(&url, body).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["content-type"], "application/json; charset=utf-8");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
     let whole: Value = r.json().await.expect("json");
     assert_eq!(whole["response"].as_str(), Some(streamed.as_str()));
     assert_eq!(whole["done"], true);
     assert_eq!(whole["context"], last["context"]);
 
     // `context` continues a conversation; raw skips the template and returns no context.
-    let r = post(&url, json!({"model": "smollm2", "prompt": "And of Germany?", "context": whole["context"],
-        "stream": false, "options": greedy(4)})).await;
+    let r = post(
+        &url,
+        json!({"model": "smollm2", "prompt": "And of Germany?", "context": whole["context"],
+        "stream": false, "options": greedy(4)}),
+    )
+    .await;
     let next: Value = r.json().await.expect("json");
     assert!(next["prompt_eval_count"].as_u64().expect("n") > context.len() as u64);
-    let r = post(&url, json!({"model": "smollm2", "prompt": "def add(a, b):", "raw": true,
-        "stream": false, "options": greedy(4)})).await;
+    let r = post(
+        &url,
+        json!({"model": "smollm2", "prompt": "def add(a, b):", "raw": true,
+        "stream": false, "options": greedy(4)}),
+    )
+    .await;
     let raw: Value = r.json().await.expect("json");
     assert!(raw.get("context").is_none(), "{raw}");
     assert_eq!(raw["eval_count"], 4);
@@ -94,10 +115,17 @@ async fn chat_streams_with_roles_and_stops() {
     let url = format!("{base}/api/chat");
     let messages = json!([{"role": "System", "content": "You are terse."},
                           {"role": "user", "content": "Name three colors."}]);
-    let r = post(&url, json!({"model": "smollm2", "messages": messages, "options": greedy(48)})).await;
+    let r = post(
+        &url,
+        json!({"model": "smollm2", "messages": messages, "options": greedy(48)}),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     let lines = ndjson(&r.text().await.expect("body"));
-    assert!(lines.iter().all(|l| l["message"]["role"] == "assistant"), "every line has message.role");
+    assert!(
+        lines.iter().all(|l| l["message"]["role"] == "assistant"),
+        "every line has message.role"
+    );
     let last = lines.last().expect("lines");
     assert_eq!(last["done"], true);
     assert_eq!(last["message"]["content"], "");
@@ -105,11 +133,18 @@ async fn chat_streams_with_roles_and_stops() {
     for m in METRICS {
         assert!(last[m].as_u64().is_some(), "final chunk lacks {m}");
     }
-    let text: String = lines.iter().map(|l| l["message"]["content"].as_str().unwrap_or_default()).collect();
+    let text: String = lines
+        .iter()
+        .map(|l| l["message"]["content"].as_str().unwrap_or_default())
+        .collect();
     assert!(!text.is_empty());
 
-    let r = post(&url, json!({"model": "smollm2", "messages": messages, "stream": false,
-        "options": greedy(48)})).await;
+    let r = post(
+        &url,
+        json!({"model": "smollm2", "messages": messages, "stream": false,
+        "options": greedy(48)}),
+    )
+    .await;
     let whole: Value = r.json().await.expect("json");
     assert_eq!(whole["message"]["content"].as_str(), Some(text.as_str()));
     assert_eq!(whole["message"]["role"], "assistant");
@@ -120,11 +155,18 @@ async fn chat_streams_with_roles_and_stops() {
         let stop = words[2];
         let mut opts = greedy(48);
         opts["stop"] = json!([stop]);
-        let r = post(&url, json!({"model": "smollm2", "messages": messages, "stream": false, "options": opts})).await;
+        let r = post(
+            &url,
+            json!({"model": "smollm2", "messages": messages, "stream": false, "options": opts}),
+        )
+        .await;
         let cut: Value = r.json().await.expect("json");
         let content = cut["message"]["content"].as_str().expect("content");
         assert!(!content.contains(stop), "{content:?} still has {stop:?}");
-        assert!(text.starts_with(content), "{content:?} is not a prefix of {text:?}");
+        assert!(
+            text.starts_with(content),
+            "{content:?} is not a prefix of {text:?}"
+        );
         assert_eq!(cut["done_reason"], "stop");
     }
 }
@@ -133,15 +175,28 @@ async fn chat_streams_with_roles_and_stops() {
 async fn seeds_reproduce_and_concurrent_requests_match_sequential() {
     let base = TestServer::default().spawn(&["smollm2"]).await;
     let url = format!("{base}/api/generate");
-    let sample = |seed: u64| json!({"model": "smollm2", "prompt": "Tell me a story.", "stream": false,
-        "options": {"seed": seed, "temperature": 1.0, "top_k": 50, "num_predict": 16}});
-    let text = |v: Value| v["response"].as_str().map(str::to_string).expect("response");
+    let sample = |seed: u64| {
+        json!({"model": "smollm2", "prompt": "Tell me a story.", "stream": false,
+        "options": {"seed": seed, "temperature": 1.0, "top_k": 50, "num_predict": 16}})
+    };
+    let text = |v: Value| {
+        v["response"]
+            .as_str()
+            .map(str::to_string)
+            .expect("response")
+    };
     let a = text(post(&url, sample(42)).await.json().await.expect("json"));
     let b = text(post(&url, sample(42)).await.json().await.expect("json"));
     assert_eq!(a, b, "same seed, same text");
 
-    let prompts = ["Hello!", "Write a haiku about rust.", "What is 2+2?", "List three fruits."];
-    let body = |p: &str| json!({"model": "smollm2", "prompt": p, "stream": false, "options": greedy(16)});
+    let prompts = [
+        "Hello!",
+        "Write a haiku about rust.",
+        "What is 2+2?",
+        "List three fruits.",
+    ];
+    let body =
+        |p: &str| json!({"model": "smollm2", "prompt": p, "stream": false, "options": greedy(16)});
     let mut sequential = vec![];
     for p in prompts {
         sequential.push(text(post(&url, body(p)).await.json().await.expect("json")));
@@ -167,8 +222,12 @@ async fn disconnect_mid_stream_frees_the_slot() {
     .spawn(&["smollm2"])
     .await;
     let url = format!("{base}/api/generate");
-    let r = post(&url, json!({"model": "smollm2", "prompt": "Count to a million.",
-        "options": {"num_predict": 100000, "num_ctx": 8192, "temperature": 0}})).await;
+    let r = post(
+        &url,
+        json!({"model": "smollm2", "prompt": "Count to a million.",
+        "options": {"num_predict": 100000, "num_ctx": 8192, "temperature": 0}}),
+    )
+    .await;
     let mut body = r.bytes_stream();
     let first = body.next().await.expect("a first chunk").expect("bytes");
     assert!(!first.is_empty());
@@ -176,7 +235,10 @@ async fn disconnect_mid_stream_frees_the_slot() {
 
     let next = tokio::time::timeout(
         std::time::Duration::from_secs(300),
-        post(&url, json!({"model": "smollm2", "prompt": "Hi", "stream": false, "options": greedy(3)})),
+        post(
+            &url,
+            json!({"model": "smollm2", "prompt": "Hi", "stream": false, "options": greedy(3)}),
+        ),
     )
     .await
     .expect("the server kept serving after a disconnect");
@@ -199,11 +261,17 @@ async fn failure_mid_stream_ends_with_an_error_line() {
     let lines = ndjson(&r.text().await.expect("body"));
     let (last, before) = lines.split_last().expect("lines");
     assert_eq!(last, &json!({"error": "injected failure (test hook)"}));
-    assert!(before.iter().all(|l| l["done"] == false), "no done line after an error");
+    assert!(
+        before.iter().all(|l| l["done"] == false),
+        "no done line after an error"
+    );
     // Not streamed: the error is the status.
     let mut body = body;
     body["stream"] = json!(false);
     let r = post(&format!("{base}/api/chat"), body).await;
     assert_eq!(r.status(), 500);
-    assert_eq!(r.json::<Value>().await.expect("json"), json!({"error": "injected failure (test hook)"}));
+    assert_eq!(
+        r.json::<Value>().await.expect("json"),
+        json!({"error": "injected failure (test hook)"})
+    );
 }

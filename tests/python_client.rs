@@ -11,7 +11,10 @@ use common::TestServer;
 async fn official_python_client_works_unchanged() {
     let base = TestServer::default().spawn(&["smollm2"]).await;
     let python = std::env::var("ROLLAMA_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/py/ollama_client_check.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/py/ollama_client_check.py"
+    );
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&python)
             .arg(script)
@@ -25,6 +28,9 @@ async fn official_python_client_works_unchanged() {
     .expect("run python (set ROLLAMA_PYTHON to an interpreter with `ollama` installed)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python client failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "python client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("all checks passed"), "{stdout}");
 }

@@ -110,9 +110,18 @@ mod tests {
     fn parses_ollama_forms() {
         let p = |v: Value| KeepAlive::parse_value(&v);
         assert_eq!(p(json!(600)), Ok(KeepAlive::For(Duration::from_secs(600))));
-        assert_eq!(p(json!("10m")), Ok(KeepAlive::For(Duration::from_secs(600))));
-        assert_eq!(p(json!("1h30m")), Ok(KeepAlive::For(Duration::from_secs(5400))));
-        assert_eq!(p(json!("300ms")), Ok(KeepAlive::For(Duration::from_millis(300))));
+        assert_eq!(
+            p(json!("10m")),
+            Ok(KeepAlive::For(Duration::from_secs(600)))
+        );
+        assert_eq!(
+            p(json!("1h30m")),
+            Ok(KeepAlive::For(Duration::from_secs(5400)))
+        );
+        assert_eq!(
+            p(json!("300ms")),
+            Ok(KeepAlive::For(Duration::from_millis(300)))
+        );
         assert_eq!(p(json!(-1)), Ok(KeepAlive::Forever));
         assert_eq!(p(json!("-1m")), Ok(KeepAlive::Forever));
         assert_eq!(p(json!(0)), Ok(KeepAlive::For(Duration::ZERO)));
@@ -122,7 +131,13 @@ mod tests {
             Err("time: missing unit in duration \"10\"".into())
         );
         assert!(p(json!(true)).is_err());
-        assert_eq!(KeepAlive::parse_env("5m"), Ok(KeepAlive::For(Duration::from_secs(300))));
-        assert_eq!(KeepAlive::parse_env("30"), Ok(KeepAlive::For(Duration::from_secs(30))));
+        assert_eq!(
+            KeepAlive::parse_env("5m"),
+            Ok(KeepAlive::For(Duration::from_secs(300)))
+        );
+        assert_eq!(
+            KeepAlive::parse_env("30"),
+            Ok(KeepAlive::For(Duration::from_secs(30)))
+        );
     }
 }

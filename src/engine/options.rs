@@ -163,9 +163,11 @@ mod tests {
 
     #[test]
     fn known_options_apply_and_unknown_are_ignored() {
-        let o = parse(json!({"temperature": 0, "top_k": 5.0, "seed": 42, "stop": ["\n"],
+        let o = parse(
+            json!({"temperature": 0, "top_k": 5.0, "seed": 42, "stop": ["\n"],
             "num_predict": 7, "mirostat": 2, "tfs_z": 1.0, "penalize_newline": true,
-            "num_ctx": 100000, "repeat_last_n": -1}))
+            "num_ctx": 100000, "repeat_last_n": -1}),
+        )
         .expect("valid");
         assert_eq!(o.temperature, 0.0);
         assert_eq!(o.top_k, 5);
@@ -185,6 +187,9 @@ mod tests {
         );
         assert!(parse(json!({"stop": 3})).is_err());
         assert!(parse(json!({"seed": "x"})).is_err());
-        assert_eq!(parse(json!({"num_predict": -1})).expect("ok").num_predict, None);
+        assert_eq!(
+            parse(json!({"num_predict": -1})).expect("ok").num_predict,
+            None
+        );
     }
 }

@@ -205,7 +205,7 @@ impl Registry {
                 context_length: e.model.context_length,
             })
             .collect();
-        rows.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.expires_at));
         rows
     }
 

@@ -82,7 +82,8 @@ impl Sampler {
 
     fn apply_penalties(&self, logits: &mut [f32], history: &[u32]) {
         let o = &self.opts;
-        let active = o.repeat_penalty != 1.0 || o.presence_penalty != 0.0 || o.frequency_penalty != 0.0;
+        let active =
+            o.repeat_penalty != 1.0 || o.presence_penalty != 0.0 || o.frequency_penalty != 0.0;
         if !active || o.repeat_last_n == 0 {
             return;
         }
@@ -190,11 +191,19 @@ mod tests {
             ..opts()
         };
         assert_eq!(draw(&o), draw(&o));
-        let top2 = draw(&GenerateOptions { top_k: 2, ..o.clone() });
+        let top2 = draw(&GenerateOptions {
+            top_k: 2,
+            ..o.clone()
+        });
         let mut best: Vec<u32> = (0..100).collect();
         best.sort_by(|&a, &b| logits[b as usize].total_cmp(&logits[a as usize]));
         assert!(top2.iter().all(|t| best[..2].contains(t)));
-        assert!(draw(&GenerateOptions { seed: Some(8), ..o.clone() }) != draw(&o));
+        assert!(
+            draw(&GenerateOptions {
+                seed: Some(8),
+                ..o.clone()
+            }) != draw(&o)
+        );
     }
 
     #[test]

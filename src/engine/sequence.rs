@@ -76,8 +76,9 @@ impl Sequence {
             return self.finish(FinishReason::Length, None);
         }
         let token = self.sampler.sample(logits, &self.tokens);
-        if tokenizer.stop_ids().contains(&token) {
-            return self.finish(FinishReason::Stop, None);
+        if tokenizer.is_stop(token) {
+            let rest = self.drain_held_back();
+            return self.finish(FinishReason::Stop, Some(rest));
         }
         self.tokens.push(token);
         self.generated += 1;
@@ -95,13 +96,29 @@ impl Sequence {
             }
             StopOutcome::Emit(_) => {}
         }
-        if self.options.num_predict.is_some_and(|n| self.generated >= n)
+        if self
+            .options
+            .num_predict
+            .is_some_and(|n| self.generated >= n)
             || self.tokens.len() >= self.options.num_ctx
         {
-            let rest = self.stop.flush();
+            let rest = self.drain_held_back();
             return self.finish(FinishReason::Length, Some(rest));
         }
         true
+    }
+
+    /// Text still held back when generation ends for a reason other than a stop string:
+    /// bytes of an unfinished character, and a possible start of a stop string.
+    fn drain_held_back(&mut self) -> String {
+        let tail = self.decoder.flush();
+        match self.stop.push(&tail) {
+            StopOutcome::Stop(before) => before,
+            StopOutcome::Emit(mut t) => {
+                t.push_str(&self.stop.flush());
+                t
+            }
+        }
     }
 
     fn finish(&mut self, reason: FinishReason, text: Option<String>) -> bool {

@@ -141,7 +141,11 @@ impl Worker {
                 seq.fail("internal error: missing logits row".into());
                 continue;
             };
-            if self.config.fail_after_tokens.is_some_and(|n| seq.generated() >= n) {
+            if self
+                .config
+                .fail_after_tokens
+                .is_some_and(|n| seq.generated() >= n)
+            {
                 seq.fail("injected failure (test hook)".into());
                 continue;
             }
@@ -155,7 +159,5 @@ impl Worker {
 }
 
 fn to_rows(logits: Tensor) -> Result<Vec<Vec<f32>>, ModelError> {
-    Ok(logits
-        .to_dtype(candle_core::DType::F32)?
-        .to_vec2::<f32>()?)
+    Ok(logits.to_dtype(candle_core::DType::F32)?.to_vec2::<f32>()?)
 }

@@ -65,8 +65,11 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        json_response(status, &ErrorBody {
-            error: self.to_string(),
-        })
+        json_response(
+            status,
+            &ErrorBody {
+                error: self.to_string(),
+            },
+        )
     }
 }

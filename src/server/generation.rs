@@ -14,7 +14,11 @@ use crate::engine::{Done, Event, Lease};
 /// One step of a generation, as the routes see it.
 pub enum Piece {
     Text(String),
-    Done { reason: &'static str, metrics: Metrics, context: Vec<u32> },
+    Done {
+        reason: &'static str,
+        metrics: Metrics,
+        context: Vec<u32>,
+    },
     Error(String),
 }
 
@@ -74,7 +78,9 @@ pub async fn collect(
             Piece::Error(e) => return Err(ApiError::Internal(e)),
         }
     }
-    Err(ApiError::Internal("generation ended without a result".into()))
+    Err(ApiError::Internal(
+        "generation ended without a result".into(),
+    ))
 }
 
 /// `keep_alive` for the registry: `None` = server default, `Some(None)` = forever.
@@ -151,5 +157,7 @@ impl Unsupported<'_> {
 }
 
 fn no_format() -> ApiError {
-    ApiError::NotImplemented("structured outputs ('format') are not supported by rollama yet".into())
+    ApiError::NotImplemented(
+        "structured outputs ('format') are not supported by rollama yet".into(),
+    )
 }

@@ -15,8 +15,7 @@ where
 {
     let lines = items.map(|item| {
         let mut line = serde_json::to_vec(&item).unwrap_or_else(|e| {
-            serde_json::to_vec(&serde_json::json!({ "error": e.to_string() }))
-                .unwrap_or_default()
+            serde_json::to_vec(&serde_json::json!({ "error": e.to_string() })).unwrap_or_default()
         });
         line.push(b'\n');
         Ok::<_, Infallible>(Bytes::from(line))

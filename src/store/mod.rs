@@ -36,12 +36,15 @@ pub enum StoreError {
     Io(PathBuf, std::io::Error),
 }
 
+/// A file's digest and the (size, mtime) it was computed for.
+type CachedDigest = (u64, SystemTime, String);
+
 /// Handle on the store directory; cheap to clone.
 #[derive(Clone)]
 pub struct ModelStore {
     dir: PathBuf,
     /// sha256 of each file, keyed by path and (size, mtime): hashing a GGUF takes seconds.
-    digests: Arc<Mutex<HashMap<PathBuf, (u64, SystemTime, String)>>>,
+    digests: Arc<Mutex<HashMap<PathBuf, CachedDigest>>>,
 }
 
 impl ModelStore {

@@ -55,7 +55,10 @@ impl ModelName {
         if self.is_local() {
             format!("{}:{}", self.model, self.tag)
         } else {
-            format!("{}/{}/{}:{}", self.host, self.namespace, self.model, self.tag)
+            format!(
+                "{}/{}/{}:{}",
+                self.host, self.namespace, self.model, self.tag
+            )
         }
     }
 }
@@ -85,8 +88,19 @@ mod tests {
         );
         assert!(ModelName::parse("registry.ollama.ai/library/smollm2:latest").is_some());
         for bad in [
-            "", "foo:", "/foo", "a b", "../etc/passwd", "..", "a/../b", "x/y/z/w", ".hidden",
-            "a\\b", "foo:../x", "foo:.x", "%2e%2e",
+            "",
+            "foo:",
+            "/foo",
+            "a b",
+            "../etc/passwd",
+            "..",
+            "a/../b",
+            "x/y/z/w",
+            ".hidden",
+            "a\\b",
+            "foo:../x",
+            "foo:.x",
+            "%2e%2e",
         ] {
             assert!(ModelName::parse(bad).is_none(), "{bad:?} should be invalid");
         }

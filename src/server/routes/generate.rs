@@ -7,7 +7,7 @@ use axum::response::Response;
 use futures::StreamExt;
 
 use crate::api::{timestamp_now, GenerateChunk, GenerateRequest};
-use crate::engine::{GeneratePrompt, GenerateJob, GenerateOptions};
+use crate::engine::{GenerateJob, GenerateOptions, GeneratePrompt};
 use crate::server::error::ApiError;
 use crate::server::generation::{collect, keep_alive, pieces, Piece, Unsupported};
 use crate::server::json::{ok_json, OllamaJson};

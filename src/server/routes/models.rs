@@ -47,7 +47,11 @@ pub async fn show(
     State(state): State<AppState>,
     OllamaJson(req): OllamaJson<ShowRequest>,
 ) -> Result<Response, ApiError> {
-    let name = if req.model.is_empty() { req.name } else { req.model };
+    let name = if req.model.is_empty() {
+        req.name
+    } else {
+        req.model
+    };
     if name.is_empty() {
         return Err(ApiError::BadRequest("model is required".into()));
     }
@@ -213,8 +217,7 @@ fn human_number(n: u64) -> String {
 
 /// RFC 3339 in the server's local offset, with nanoseconds.
 fn local_time(t: SystemTime) -> String {
-    chrono::DateTime::<chrono::Local>::from(t)
-        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
+    chrono::DateTime::<chrono::Local>::from(t).to_rfc3339_opts(chrono::SecondsFormat::Nanos, false)
 }
 
 #[cfg(test)]
