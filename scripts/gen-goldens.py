@@ -47,6 +47,11 @@ PROMPTS = {
         "def fibonacci(n):\n",
         "Once upon a time",
         "The three primary colors are",
+        "<|im_start|>user\nList the days of the week.<|im_end|>\n<|im_start|>assistant\n",
+        "<|im_start|>user\nTranslate 'good morning' to Spanish.<|im_end|>\n<|im_start|>assistant\n",
+        "import numpy as np\n",
+        "1, 2, 3, 4, 5,",
+        "Water boils at",
     ],
     "gemma3": [
         "The capital of France is",
@@ -54,6 +59,11 @@ PROMPTS = {
         "Once upon a time",
         "日本の首都は",
         "The three primary colors are",
+        "import numpy as np\n",
+        "1, 2, 3, 4, 5,",
+        "Water boils at",
+        "<start_of_turn>user\nWhat is the capital of France?<end_of_turn>\n<start_of_turn>model\n",
+        "Monday, Tuesday,",
     ],
 }
 N_GEN = 32
@@ -63,19 +73,22 @@ N_THREADS = 2
 def greedy(llm, prompt_ids, n):
     llm.reset()
     llm.eval(prompt_ids)
-    out = []
+    out, margins = [], []
     first_top = None
     for _ in range(n):
         logits = llm.scores[llm.n_tokens - 1]
         tok = int(logits.argmax())
+        top = logits.argsort()[::-1][:5]
         if first_top is None:
-            top = logits.argsort()[::-1][:5]
             first_top = [[int(i), float(logits[i])] for i in top]
+        # How far llama.cpp's own choice is ahead of its runner-up: a near-tie here can
+        # legitimately flip under any other float summation order.
+        margins.append(float(logits[top[0]] - logits[top[1]]))
         out.append(tok)
         if llm.token_eos() == tok:
             break
         llm.eval([tok])
-    return out, first_top
+    return out, first_top, margins
 
 
 def hf_env():
@@ -123,10 +136,11 @@ def main():
         gcases = []
         for prompt in PROMPTS[name]:
             ids = llm.tokenize(prompt.encode(), add_bos=add_bos, special=True)
-            gen, top = greedy(llm, ids, N_GEN)
+            gen, top, margins = greedy(llm, ids, N_GEN)
             text = llm.detokenize(gen).decode("utf-8", errors="replace")
             gcases.append({"prompt": prompt, "prompt_ids": ids, "generated_ids": gen,
-                           "generated_text": text, "first_top5": top})
+                           "generated_text": text, "first_top5": top,
+                           "margins": [round(m, 4) for m in margins]})
         with open(os.path.join(OUT, f"greedy-{name}.json"), "w") as f:
             json.dump({"model": name, "llama_cpp_python": llama_cpp_version, "n_threads": N_THREADS,
                        "cases": gcases}, f, ensure_ascii=False, indent=1)
