@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
 
-use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
 use super::{GgufFile, ModelError};
@@ -100,7 +100,7 @@ pub(crate) struct Linear {
 
 impl Linear {
     pub fn new(weight: Arc<QTensor>, bias: Option<Tensor>, dtype: DType) -> Result<Self, ModelError> {
-        let weight = match QMatMul::from_arc(weight)? {
+        let weight = match QMatMul::from_arc(requantize_for_cpu(weight)?)? {
             // F32/F16/BF16 weights come back dequantized; match them to the activations.
             QMatMul::Tensor(w) | QMatMul::TensorF16(w) => QMatMul::Tensor(w.to_dtype(dtype)?),
             q => q,
@@ -116,6 +116,23 @@ impl Linear {
             None => Ok(y),
         }
     }
+}
+
+/// candle 0.11 has only scalar CPU dot products for Q4_1, Q5_0 and Q5_1 (several times
+/// slower than its SIMD Q8_0 kernel, which also gets VNNI repacking). Such weights are
+/// re-encoded as Q8_0 on CPU: same 32-wide blocks, 8-bit steps finer than the 4/5-bit
+/// source, so the values barely move. Other devices have kernels for every type.
+fn requantize_for_cpu(weight: Arc<QTensor>) -> Result<Arc<QTensor>, ModelError> {
+    let device = weight.device();
+    let slow = matches!(
+        weight.dtype(),
+        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1
+    );
+    if !device.is_cpu() || !slow {
+        return Ok(weight);
+    }
+    let dense = weight.dequantize(&device)?;
+    Ok(Arc::new(QTensor::quantize(&dense, GgmlDType::Q8_0)?))
 }
 
 /// RMSNorm as llama.cpp computes it: `x / rms(x) * w`. Gemma's `1 + w` is already folded
