@@ -12,6 +12,7 @@
 
 mod attention;
 pub mod config;
+mod cpu_layout;
 mod decoder;
 mod error;
 mod feed_forward;
@@ -25,16 +26,13 @@ pub use error::ModelError;
 pub use gguf::GgufFile;
 pub use kv_cache::KvCache;
 
-use std::sync::Arc;
-
-use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor};
 
 use attention::Span;
 use decoder::{Block, Ropes};
 use kv_cache::CacheLayout;
 use rope::Rope;
-use weights::{Linear, RmsNorm, WeightReader};
+use weights::{Embedding, Linear, RmsNorm, WeightReader};
 
 /// One sequence's part of a packed batch: new tokens appended at `cache.len()`.
 pub struct SeqBatch<'a> {
@@ -48,8 +46,7 @@ pub struct Model {
     device: Device,
     /// dtype of activations and of the KV cache. Matmul weights stay quantized.
     dtype: DType,
-    /// `token_embd.weight`, quantized; rows are dequantized only for the tokens looked up.
-    token_embd: Arc<QTensor>,
+    token_embd: Embedding,
     blocks: Vec<Block>,
     output_norm: RmsNorm,
     /// `output.weight`, or the embedding table itself when the model ties them.
@@ -74,9 +71,14 @@ impl Model {
                 token_embd.dtype()
             )));
         }
-        let output = match w.contains("output.weight") {
-            true => w.linear("output", vocab, hidden)?,
-            false => Linear::new(token_embd.clone(), None, dtype)?,
+        // Tied models project onto the embedding table: prepare it once and share it.
+        let (token_embd, output) = match w.contains("output.weight") {
+            true => (Embedding::new(token_embd, hidden), w.linear("output", vocab, hidden)?),
+            false => {
+                let table = cpu_layout::prepare(token_embd)?;
+                let embedding = Embedding::new(table.weight.clone(), hidden);
+                (embedding, Linear::from_prepared(table, None, dtype)?)
+            }
         };
         let rope_factors = match w.dense_opt("rope_freqs.weight", &[config.rope_dims / 2])? {
             Some(t) => Some(t.to_dtype(DType::F32)?.to_vec1::<f32>()?),
@@ -198,7 +200,7 @@ impl Model {
         let positions: Vec<usize> = spans.iter().flat_map(|s| s.pos..s.pos + s.len).collect();
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
 
-        let mut x = self.token_embd.embedding(&ids)?.to_dtype(DType::F32)?;
+        let mut x = self.token_embd.forward(&ids)?.to_dtype(DType::F32)?;
         if let Some(scale) = self.config.embedding_scale {
             x = (x * scale)?;
         }

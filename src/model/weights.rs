@@ -4,9 +4,10 @@ use std::fs::File;
 use std::io::BufReader;
 use std::sync::Arc;
 
-use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
+use super::cpu_layout::{self, Prepared};
 use super::{GgufFile, ModelError};
 
 /// Reads named tensors from a GGUF file onto a device, with errors that name the tensor.
@@ -92,25 +93,40 @@ impl<'a> WeightReader<'a> {
     }
 }
 
-/// `x W^T + b` with `W` kept in its GGUF quantization: the matmul kernels read it directly.
+/// `x W^T + b` with `W` kept quantized: the matmul kernels read it directly.
 pub(crate) struct Linear {
     weight: QMatMul,
     bias: Option<Tensor>,
+    /// Zero columns [`cpu_layout`] appended to `W`; inputs are padded to match.
+    pad_k: usize,
 }
 
 impl Linear {
     pub fn new(weight: Arc<QTensor>, bias: Option<Tensor>, dtype: DType) -> Result<Self, ModelError> {
-        let weight = match QMatMul::from_arc(requantize_for_cpu(weight)?)? {
+        Self::from_prepared(cpu_layout::prepare(weight)?, bias, dtype)
+    }
+
+    pub fn from_prepared(
+        prepared: Prepared,
+        bias: Option<Tensor>,
+        dtype: DType,
+    ) -> Result<Self, ModelError> {
+        let weight = match QMatMul::from_arc(prepared.weight)? {
             // F32/F16/BF16 weights come back dequantized; match them to the activations.
             QMatMul::Tensor(w) | QMatMul::TensorF16(w) => QMatMul::Tensor(w.to_dtype(dtype)?),
             q => q,
         };
-        Ok(Self { weight, bias })
+        Ok(Self {
+            weight,
+            bias,
+            pad_k: prepared.pad_k,
+        })
     }
 
     /// `x`: `[tokens, in]` → `[tokens, out]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = self.weight.forward(&x.contiguous()?)?;
+        let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k)?;
+        let y = self.weight.forward(&x)?;
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -118,21 +134,27 @@ impl Linear {
     }
 }
 
-/// candle 0.11 has only scalar CPU dot products for Q4_1, Q5_0 and Q5_1 (several times
-/// slower than its SIMD Q8_0 kernel, which also gets VNNI repacking). Such weights are
-/// re-encoded as Q8_0 on CPU: same 32-wide blocks, 8-bit steps finer than the 4/5-bit
-/// source, so the values barely move. Other devices have kernels for every type.
-fn requantize_for_cpu(weight: Arc<QTensor>) -> Result<Arc<QTensor>, ModelError> {
-    let device = weight.device();
-    let slow = matches!(
-        weight.dtype(),
-        GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1
-    );
-    if !device.is_cpu() || !slow {
-        return Ok(weight);
+/// Token embedding lookup on the quantized table: only the looked-up rows are dequantized
+/// (Gemma 3's 262144-row table would take 670 MB as f32).
+pub(crate) struct Embedding {
+    table: Arc<QTensor>,
+    /// Model width; the table may carry zero padding columns beyond it.
+    width: usize,
+}
+
+impl Embedding {
+    pub fn new(table: Arc<QTensor>, width: usize) -> Self {
+        Self { table, width }
     }
-    let dense = weight.dequantize(&device)?;
-    Ok(Arc::new(QTensor::quantize(&dense, GgmlDType::Q8_0)?))
+
+    /// `ids`: `[tokens]` u32 → `[tokens, width]` f32.
+    pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let rows = self.table.embedding(ids)?;
+        match rows.dim(1)? == self.width {
+            true => Ok(rows),
+            false => rows.narrow(1, 0, self.width),
+        }
+    }
 }
 
 /// RMSNorm as llama.cpp computes it: `x / rms(x) * w`. Gemma's `1 + w` is already folded
