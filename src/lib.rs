@@ -13,3 +13,9 @@
 
 pub mod model;
 pub mod text;
+pub mod api;
+pub mod engine;
+pub mod store;
+pub mod server;
+pub mod config;
+pub mod shutdown;

@@ -1,1 +1,55 @@
-fn main() {}
+//! `rollama serve`: parse flags, set up logging, bind, serve.
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use rollama::config::{Cli, Command};
+use rollama::engine::{EngineConfig, Registry, RegistryConfig};
+use rollama::server::{self, AppState};
+use rollama::store::ModelStore;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    init_logging();
+    let Command::Serve(args) = Cli::parse().command;
+    let addr = args.bind_addr()?;
+    let device = rollama::model::default_device()?;
+    let registry = Registry::new(
+        ModelStore::new(&args.models),
+        RegistryConfig {
+            default_keep_alive: args.default_keep_alive(),
+            max_loaded: args.max_loaded_models,
+            default_num_ctx: args.context_length,
+            engine: EngineConfig {
+                max_queue: args.max_queue,
+                max_running: args.num_parallel.max(1),
+                ..EngineConfig::default()
+            },
+            device,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(%addr, models = %args.models.display(), "rollama listening");
+    let state = AppState {
+        registry,
+        version: args.ollama_version,
+    };
+    server::run(listener, state, rollama::shutdown::signal()).await?;
+    Ok(())
+}
+
+/// `RUST_LOG` wins; otherwise `OLLAMA_DEBUG=1` means debug, `2` trace, else info.
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        let level = match std::env::var("OLLAMA_DEBUG").as_deref() {
+            Ok("2") => "trace",
+            Ok("1") | Ok("true") => "debug",
+            _ => "info",
+        };
+        EnvFilter::new(format!("rollama={level},tower_http=warn"))
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}

@@ -232,3 +232,13 @@ impl Model {
         }
     }
 }
+
+/// The device models run on: the first CUDA GPU when built with `--features cuda` and one
+/// is present, else the CPU.
+pub fn default_device() -> Result<Device, ModelError> {
+    #[cfg(feature = "cuda")]
+    if candle_core::utils::cuda_is_available() {
+        return Ok(Device::new_cuda(0)?);
+    }
+    Ok(Device::Cpu)
+}

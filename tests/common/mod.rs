@@ -39,3 +39,76 @@ pub fn golden(file: &str) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
     serde_json::from_str(&text).expect("golden fixture is JSON")
 }
+
+/// A store directory holding links to the named cached models, unique per call.
+pub fn temp_store(models: &[&str]) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "rollama-test-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp store");
+    for name in models {
+        std::os::unix::fs::symlink(model_path(name), dir.join(format!("{name}.gguf")))
+            .expect("link model into store");
+    }
+    dir
+}
+
+/// Server knobs for a test.
+pub struct TestServer {
+    pub keep_alive: Option<std::time::Duration>,
+    pub max_running: usize,
+    pub max_queue: usize,
+    pub fail_after_tokens: Option<usize>,
+}
+
+impl Default for TestServer {
+    fn default() -> Self {
+        Self {
+            keep_alive: Some(std::time::Duration::from_secs(300)),
+            max_running: 4,
+            max_queue: 64,
+            fail_after_tokens: None,
+        }
+    }
+}
+
+impl TestServer {
+    /// Starts the real server on an ephemeral loopback port with the named models in its
+    /// store; returns `http://127.0.0.1:PORT`. It lives as long as the test's runtime.
+    pub async fn spawn(self, models: &[&str]) -> String {
+        use rollama::engine::{EngineConfig, Registry, RegistryConfig};
+        use rollama::server::{self, AppState};
+        use rollama::store::ModelStore;
+
+        let registry = Registry::new(
+            ModelStore::new(temp_store(models)),
+            RegistryConfig {
+                default_keep_alive: self.keep_alive,
+                max_loaded: 3,
+                default_num_ctx: 2048,
+                engine: EngineConfig {
+                    max_queue: self.max_queue,
+                    max_running: self.max_running,
+                    max_batch_tokens: 512,
+                    fail_after_tokens: self.fail_after_tokens,
+                },
+                device: candle_core::Device::Cpu,
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("local addr");
+        let state = AppState {
+            registry,
+            version: "0.12.6".into(),
+        };
+        tokio::spawn(server::run(listener, state, std::future::pending()));
+        format!("http://{addr}")
+    }
+}

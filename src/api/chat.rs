@@ -1,0 +1,63 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::{KeepAlive, Metrics};
+
+/// `POST /api/chat`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ChatRequest {
+    pub model: String,
+    pub messages: Vec<Message>,
+    pub tools: Option<Vec<Value>>,
+    pub stream: Option<bool>,
+    pub format: Option<Value>,
+    pub options: Option<Map<String, Value>>,
+    pub keep_alive: Option<KeepAlive>,
+    pub think: Option<Value>,
+    pub truncate: Option<bool>,
+    pub logprobs: Option<bool>,
+    pub top_logprobs: Option<i64>,
+}
+
+/// A chat message, in requests and responses. `content` is always serialized.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_calls: Option<Vec<Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+impl Message {
+    pub fn assistant(content: String) -> Self {
+        Self {
+            role: "assistant".into(),
+            content,
+            ..Self::default()
+        }
+    }
+}
+
+/// One NDJSON line of `/api/chat`, or the whole `stream:false` reply. Every line carries
+/// `message.role` (ollama-python requires it).
+#[derive(Debug, Serialize)]
+pub struct ChatChunk {
+    pub model: String,
+    pub created_at: String,
+    pub message: Message,
+    pub done: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub done_reason: Option<String>,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<Metrics>,
+}

@@ -1,0 +1,41 @@
+//! Ollama wire types: what goes over HTTP, as serde structs. No logic, no axum.
+//!
+//! Field names and optionality follow `shared/reference/ollama-api.md`; metrics in final
+//! chunks are always present (Go omits zeros, but LangChain needs both token counts).
+
+mod chat;
+mod generate;
+mod keep_alive;
+mod models;
+
+pub use chat::{ChatChunk, ChatRequest, Message};
+pub use generate::{GenerateChunk, GenerateRequest};
+pub use keep_alive::KeepAlive;
+pub use models::{
+    ModelDetails, PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse,
+    VersionResponse,
+};
+
+use serde::{Deserialize, Serialize};
+
+/// `{"error": "..."}`, the body of every native error and of a failed stream's last line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+}
+
+/// Counters of a finished generation, flattened into the final chunk.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Metrics {
+    pub total_duration: u64,
+    pub load_duration: u64,
+    pub prompt_eval_count: u64,
+    pub prompt_eval_duration: u64,
+    pub eval_count: u64,
+    pub eval_duration: u64,
+}
+
+/// `created_at` of a chunk: UTC RFC 3339, nanoseconds with trailing zeros trimmed.
+pub fn timestamp_now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}

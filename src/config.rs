@@ -1,0 +1,125 @@
+//! Command line and environment: every flag is also the environment variable Ollama uses.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::api::KeepAlive;
+
+#[derive(Debug, Parser)]
+#[command(name = "rollama", version, about = "An Ollama-compatible LLM server on candle")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the Ollama HTTP API.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on: `host`, `host:port`, `:port`, `[v6]:port` or `http://host[:port]`.
+    #[arg(long, env = "OLLAMA_HOST", default_value = "127.0.0.1:11434")]
+    pub host: String,
+
+    /// The model store: `NAME.gguf` files here are served as `NAME:latest`.
+    #[arg(long, env = "OLLAMA_MODELS", default_value = "./models")]
+    pub models: PathBuf,
+
+    /// How long a model stays loaded after its last request (`5m`, `1h`, `300`, `-1` = forever).
+    #[arg(long, env = "OLLAMA_KEEP_ALIVE", default_value = "5m")]
+    pub keep_alive: String,
+
+    /// Models resident at once; the idle one expiring first is unloaded beyond this.
+    #[arg(long, env = "OLLAMA_MAX_LOADED_MODELS", default_value_t = 3)]
+    pub max_loaded_models: usize,
+
+    /// Requests waiting per model before new ones get 503.
+    #[arg(long, env = "OLLAMA_MAX_QUEUE", default_value_t = 512)]
+    pub max_queue: usize,
+
+    /// Sequences a model decodes together in one step.
+    #[arg(long, env = "OLLAMA_NUM_PARALLEL", default_value_t = 4)]
+    pub num_parallel: usize,
+
+    /// Default context window (`num_ctx`) per request, clamped to the model's own.
+    #[arg(long, env = "OLLAMA_CONTEXT_LENGTH", default_value_t = crate::engine::DEFAULT_NUM_CTX)]
+    pub context_length: usize,
+
+    /// The Ollama version `/api/version` reports (clients gate features on it).
+    #[arg(long, env = "ROLLAMA_OLLAMA_VERSION", default_value = "0.12.6")]
+    pub ollama_version: String,
+}
+
+impl ServeArgs {
+    pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
+        parse_host(&self.host)
+    }
+
+    /// An unparsable value falls back to 5 minutes with a warning, as in Ollama.
+    pub fn default_keep_alive(&self) -> Option<Duration> {
+        match KeepAlive::parse_env(&self.keep_alive) {
+            Ok(KeepAlive::For(d)) => Some(d),
+            Ok(KeepAlive::Forever) => None,
+            Err(e) => {
+                tracing::warn!(value = %self.keep_alive, error = %e, "invalid OLLAMA_KEEP_ALIVE, using 5m");
+                Some(Duration::from_secs(300))
+            }
+        }
+    }
+}
+
+/// `OLLAMA_HOST` as Ollama reads it: scheme optional (`http` → port 80, `https` → 443 when
+/// no port is given), default port 11434, a bare `:port` binds every interface.
+pub fn parse_host(raw: &str) -> anyhow::Result<SocketAddr> {
+    let s = raw.trim().trim_matches(|c| c == '"' || c == '\'');
+    let (default_port, rest) = if let Some(r) = s.strip_prefix("http://") {
+        (80, r)
+    } else if let Some(r) = s.strip_prefix("https://") {
+        (443, r)
+    } else {
+        (11434, s)
+    };
+    let rest = rest.split('/').next().unwrap_or_default();
+    let (host, port) = if let Some(v6) = rest.strip_prefix('[') {
+        let (h, after) = v6
+            .split_once(']')
+            .ok_or_else(|| anyhow::anyhow!("invalid OLLAMA_HOST {raw:?}"))?;
+        (h.to_string(), after.strip_prefix(':'))
+    } else {
+        match rest.rsplit_once(':') {
+            Some((h, p)) => (h.to_string(), Some(p)),
+            None => (rest.to_string(), None),
+        }
+    };
+    let port = port
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(default_port);
+    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    (host.as_str(), port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("cannot resolve OLLAMA_HOST {raw:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_host;
+
+    #[test]
+    fn host_forms() {
+        let p = |s: &str| parse_host(s).expect("valid").to_string();
+        assert_eq!(p("127.0.0.1:11434"), "127.0.0.1:11434");
+        assert_eq!(p("127.0.0.1"), "127.0.0.1:11434");
+        assert_eq!(p(":8080"), "0.0.0.0:8080");
+        assert_eq!(p("http://127.0.0.1"), "127.0.0.1:80");
+        assert_eq!(p("https://127.0.0.1"), "127.0.0.1:443");
+        assert_eq!(p("[::1]:9000"), "[::1]:9000");
+        assert_eq!(p("0.0.0.0:bad"), "0.0.0.0:11434");
+    }
+}

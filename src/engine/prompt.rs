@@ -1,0 +1,147 @@
+//! From a request's text to the token ids the engine runs: chat templates, raw prompts,
+//! `context` continuation, and truncation of prompts longer than the window.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{EngineError, GenerateOptions};
+use crate::text::{ChatTemplate, Tokenizer};
+
+/// The text side of a loaded model.
+pub struct PromptModel {
+    pub tokenizer: Arc<Tokenizer>,
+    template: ChatTemplate,
+    /// The Jinja source, for `/api/show`.
+    pub template_source: String,
+}
+
+/// A chat, already validated, as the template sees it.
+pub struct ChatPrompt {
+    pub messages: Vec<Value>,
+}
+
+/// The prompt parts of `/api/generate`.
+pub struct GeneratePrompt<'a> {
+    pub prompt: &'a str,
+    pub system: Option<&'a str>,
+    /// No template: the prompt is the model's input as is.
+    pub raw: bool,
+    /// Tokens of an earlier exchange to continue (Ollama's deprecated `context`).
+    pub context: &'a [u32],
+}
+
+impl PromptModel {
+    /// The GGUF's `tokenizer.chat_template`, else our built-in one for the family.
+    pub fn new(
+        tokenizer: Arc<Tokenizer>,
+        gguf_template: Option<&str>,
+        architecture: &str,
+    ) -> Result<Self, EngineError> {
+        let source = gguf_template
+            .or_else(|| ChatTemplate::builtin(architecture))
+            .ok_or_else(|| {
+                EngineError::Load(format!(
+                    "the model has no chat template and none is built in for '{architecture}'"
+                ))
+            })?
+            .to_string();
+        let template = ChatTemplate::new(
+            &source,
+            tokenizer.bos_token().unwrap_or_default(),
+            tokenizer.eos_token().unwrap_or_default(),
+        )?;
+        Ok(Self {
+            tokenizer,
+            template,
+            template_source: source,
+        })
+    }
+
+    /// Tokens of a chat. When the prompt does not fit in `num_ctx` and `truncate` is on, the
+    /// oldest non-system messages are dropped (the last message always stays).
+    pub fn chat_tokens(
+        &self,
+        chat: &ChatPrompt,
+        num_ctx: usize,
+        truncate: bool,
+    ) -> Result<Vec<u32>, EngineError> {
+        let mut messages = chat.messages.clone();
+        loop {
+            let tokens = self.render_and_encode(&messages)?;
+            if fits(&tokens, num_ctx) {
+                return Ok(tokens);
+            }
+            let droppable = messages
+                .iter()
+                .take(messages.len().saturating_sub(1))
+                .position(|m| m["role"] != "system");
+            match droppable {
+                Some(i) if truncate => {
+                    messages.remove(i);
+                }
+                _ => return Err(EngineError::PromptTooLong),
+            }
+        }
+    }
+
+    /// Tokens of `/api/generate`: templated unless `raw`, appended to `context` if given.
+    /// A prompt too long for the window keeps its first `num_keep` tokens and its tail.
+    pub fn generate_tokens(
+        &self,
+        p: &GeneratePrompt<'_>,
+        options: &GenerateOptions,
+        truncate: bool,
+    ) -> Result<Vec<u32>, EngineError> {
+        let (prompt, system, raw, context) = (p.prompt, p.system, p.raw, p.context);
+        let (num_ctx, num_keep) = (options.num_ctx, options.num_keep);
+        let mut tokens = context.to_vec();
+        if raw {
+            let add_bos = context.is_empty() && self.tokenizer.add_bos();
+            tokens.extend(self.tokenizer.encode(prompt, add_bos)?);
+        } else {
+            let mut messages = vec![];
+            if let Some(system) = system.filter(|s| !s.is_empty()) {
+                messages.push(json!({"role": "system", "content": system}));
+            }
+            messages.push(json!({"role": "user", "content": prompt}));
+            let rendered = self.template.render(&Value::Array(messages), None, true)?;
+            tokens.extend(self.encode_rendered(&rendered, context.is_empty())?);
+        }
+        if fits(&tokens, num_ctx) {
+            return Ok(tokens);
+        }
+        if !truncate {
+            return Err(EngineError::PromptTooLong);
+        }
+        // Keep room for the answer: half the window, as Ollama cuts raw prompts.
+        let keep_head = num_keep.min(num_ctx / 4);
+        let keep_tail = (num_ctx / 2).saturating_sub(keep_head).max(1);
+        let tail_start = tokens.len() - keep_tail;
+        let mut cut = tokens[..keep_head].to_vec();
+        cut.extend_from_slice(&tokens[tail_start..]);
+        Ok(cut)
+    }
+
+    fn render_and_encode(&self, messages: &[Value]) -> Result<Vec<u32>, EngineError> {
+        let rendered = self
+            .template
+            .render(&Value::Array(messages.to_vec()), None, true)?;
+        self.encode_rendered(&rendered, true)
+    }
+
+    /// Templates often write the BOS text themselves; never add a second one.
+    fn encode_rendered(&self, rendered: &str, at_start: bool) -> Result<Vec<u32>, EngineError> {
+        let bos_in_text = self
+            .tokenizer
+            .bos_token()
+            .is_some_and(|b| !b.is_empty() && rendered.starts_with(b));
+        let add_bos = at_start && self.tokenizer.add_bos() && !bos_in_text;
+        Ok(self.tokenizer.encode(rendered, add_bos)?)
+    }
+}
+
+/// The prompt must leave room for at least one generated token.
+fn fits(tokens: &[u32], num_ctx: usize) -> bool {
+    tokens.len() < num_ctx
+}

@@ -1,0 +1,283 @@
+//! Which models are loaded: loading on first use, one load at a time, keep-alive timers,
+//! eviction beyond `max_loaded`, and what `/api/ps` reports.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use candle_core::Device;
+
+use super::{EngineConfig, EngineError, EngineHandle, PromptModel};
+use crate::model::{GgufFile, Model};
+use crate::store::{ModelStore, StoredModel};
+use crate::text::Tokenizer;
+
+/// How the registry loads and keeps models.
+#[derive(Debug, Clone)]
+pub struct RegistryConfig {
+    /// `None` keeps models loaded forever.
+    pub default_keep_alive: Option<Duration>,
+    pub max_loaded: usize,
+    pub default_num_ctx: usize,
+    pub engine: EngineConfig,
+    pub device: Device,
+}
+
+/// A model ready to serve: engine thread, tokenizer, template, and facts for the API.
+pub struct LoadedModel {
+    pub stored: StoredModel,
+    pub engine: EngineHandle,
+    pub prompt: PromptModel,
+    pub architecture: String,
+    pub context_length: usize,
+}
+
+/// One row of `/api/ps`.
+#[derive(Debug, Clone)]
+pub struct LoadedInfo {
+    pub stored: StoredModel,
+    pub architecture: String,
+    /// `None`: kept forever, or still in use with no expiry set yet.
+    pub expires_at: Option<SystemTime>,
+    pub forever: bool,
+    pub context_length: usize,
+}
+
+struct Entry {
+    model: Arc<LoadedModel>,
+    /// Requests holding a [`Lease`]; the keep-alive timer only runs at zero.
+    active: usize,
+    keep_alive: Option<Duration>,
+    expires_at: Option<SystemTime>,
+    /// Bumped on every acquire/release so a stale timer knows it is stale.
+    generation: u64,
+}
+
+#[derive(Default)]
+struct State {
+    loaded: HashMap<String, Entry>,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    store: ModelStore,
+    config: RegistryConfig,
+    state: Arc<Mutex<State>>,
+    /// Only one model loads at a time, as in Ollama; also deduplicates concurrent loads.
+    load_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A request's hold on a loaded model. Dropping it starts the keep-alive countdown.
+pub struct Lease {
+    pub model: Arc<LoadedModel>,
+    /// Time from the acquire call to a ready model (Ollama's `load_duration`).
+    pub load_duration: Duration,
+    registry: Registry,
+    name: String,
+}
+
+impl Registry {
+    pub fn new(store: ModelStore, config: RegistryConfig) -> Self {
+        Self {
+            store,
+            config,
+            state: Arc::default(),
+            load_lock: Arc::default(),
+        }
+    }
+
+    pub fn store(&self) -> &ModelStore {
+        &self.store
+    }
+
+    pub fn config(&self) -> &RegistryConfig {
+        &self.config
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves `name` in the store and returns the loaded model, loading it if needed.
+    /// `keep_alive`: `None` = the server default; `Some(None)` = forever.
+    pub async fn acquire(
+        &self,
+        name: &str,
+        keep_alive: Option<Option<Duration>>,
+    ) -> Result<Lease, EngineError> {
+        let started = Instant::now();
+        let stored = self.store.resolve(name)?;
+        let keep_alive = keep_alive.unwrap_or(self.config.default_keep_alive);
+        if let Some(lease) = self.try_lease(&stored.name, keep_alive, started) {
+            return Ok(lease);
+        }
+        let _loading = self.load_lock.lock().await;
+        if let Some(lease) = self.try_lease(&stored.name, keep_alive, started) {
+            return Ok(lease);
+        }
+        self.evict_for_one_more();
+        let config = self.config.clone();
+        let to_load = stored.clone();
+        let model = tokio::task::spawn_blocking(move || load(to_load, &config))
+            .await
+            .map_err(|e| EngineError::Load(e.to_string()))??;
+        tracing::info!(model = %stored.name, elapsed = ?started.elapsed(), "model loaded");
+        self.state().loaded.insert(
+            stored.name.clone(),
+            Entry {
+                model: Arc::new(model),
+                active: 0,
+                keep_alive,
+                expires_at: None,
+                generation: 0,
+            },
+        );
+        self.try_lease(&stored.name, keep_alive, started)
+            .ok_or(EngineError::WorkerDied)
+    }
+
+    fn try_lease(
+        &self,
+        name: &str,
+        keep_alive: Option<Duration>,
+        started: Instant,
+    ) -> Option<Lease> {
+        let mut state = self.state();
+        let entry = state.loaded.get_mut(name)?;
+        entry.active += 1;
+        entry.generation += 1;
+        entry.keep_alive = keep_alive;
+        entry.expires_at = None;
+        Some(Lease {
+            model: Arc::clone(&entry.model),
+            load_duration: started.elapsed(),
+            registry: self.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// Makes room under `max_loaded` by unloading the idle model that expires first.
+    fn evict_for_one_more(&self) {
+        let mut state = self.state();
+        if state.loaded.len() < self.config.max_loaded.max(1) {
+            return;
+        }
+        let victim = state
+            .loaded
+            .iter()
+            .filter(|(_, e)| e.active == 0)
+            .min_by_key(|(_, e)| e.expires_at.unwrap_or(SystemTime::UNIX_EPOCH))
+            .map(|(name, _)| name.clone());
+        if let Some(name) = victim {
+            tracing::info!(model = %name, "unloading to make room");
+            state.loaded.remove(&name);
+        }
+    }
+
+    /// `keep_alive: 0` with no prompt: unload now, or as soon as in-flight requests end.
+    /// Returns whether the model exists in the store.
+    pub fn unload(&self, name: &str) -> Result<(), EngineError> {
+        let stored = self.store.resolve(name)?;
+        let mut state = self.state();
+        if let Some(entry) = state.loaded.get_mut(&stored.name) {
+            if entry.active == 0 {
+                state.loaded.remove(&stored.name);
+                tracing::info!(model = %stored.name, "model unloaded");
+            } else {
+                entry.keep_alive = Some(Duration::ZERO);
+            }
+        }
+        Ok(())
+    }
+
+    /// Loaded models, latest expiry first.
+    pub fn ps(&self) -> Vec<LoadedInfo> {
+        let state = self.state();
+        let mut rows: Vec<LoadedInfo> = state
+            .loaded
+            .values()
+            .map(|e| LoadedInfo {
+                stored: e.model.stored.clone(),
+                architecture: e.model.architecture.clone(),
+                expires_at: e.expires_at,
+                forever: e.keep_alive.is_none(),
+                context_length: e.model.context_length,
+            })
+            .collect();
+        rows.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
+        rows
+    }
+
+    fn release(&self, name: &str) {
+        let mut state = self.state();
+        let Some(entry) = state.loaded.get_mut(name) else {
+            return;
+        };
+        entry.active = entry.active.saturating_sub(1);
+        entry.generation += 1;
+        if entry.active > 0 {
+            return;
+        }
+        match entry.keep_alive {
+            None => entry.expires_at = None,
+            Some(d) if d.is_zero() => {
+                state.loaded.remove(name);
+                tracing::info!(model = %name, "model unloaded (keep_alive 0)");
+            }
+            Some(d) => {
+                entry.expires_at = Some(SystemTime::now() + d);
+                let generation = entry.generation;
+                let registry = self.clone();
+                let name = name.to_string();
+                if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                    rt.spawn(async move {
+                        tokio::time::sleep(d).await;
+                        registry.expire(&name, generation);
+                    });
+                }
+            }
+        }
+    }
+
+    fn expire(&self, name: &str, generation: u64) {
+        let mut state = self.state();
+        let idle_since_timer = state
+            .loaded
+            .get(name)
+            .is_some_and(|e| e.active == 0 && e.generation == generation);
+        if idle_since_timer {
+            state.loaded.remove(name);
+            tracing::info!(model = %name, "model unloaded (keep_alive expired)");
+        }
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.registry.release(&self.name);
+    }
+}
+
+/// Reads the GGUF, builds model, tokenizer and template, and starts the engine thread.
+fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
+    let file = GgufFile::open(&stored.path)?;
+    let architecture = file.architecture()?.to_string();
+    let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata())?);
+    let prompt = PromptModel::new(
+        Arc::clone(&tokenizer),
+        file.get_str("tokenizer.chat_template"),
+        &architecture,
+    )?;
+    let model = Model::load(&file, &config.device)?;
+    let context_length = model.config().context_length;
+    drop(file);
+    let engine = EngineHandle::start(model, tokenizer, config.engine.clone())?;
+    Ok(LoadedModel {
+        stored,
+        engine,
+        prompt,
+        architecture,
+        context_length,
+    })
+}

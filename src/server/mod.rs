@@ -1,0 +1,46 @@
+//! HTTP: the only module that knows axum. Routes are thin adapters over the engine.
+
+mod error;
+mod generation;
+mod json;
+mod ndjson;
+mod routes;
+
+pub use error::ApiError;
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+use crate::engine::Registry;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub registry: Registry,
+    /// What `/api/version` reports (clients gate features on it).
+    pub version: String,
+}
+
+/// The whole HTTP surface. Tests call this directly.
+pub fn app(state: AppState) -> Router {
+    routes::router()
+        .with_state(state)
+        // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB.
+        .layer(DefaultBodyLimit::disable())
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves until `shutdown` completes, then lets in-flight requests finish.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

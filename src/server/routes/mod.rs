@@ -1,0 +1,35 @@
+//! One file per group of routes; [`router`] puts them together.
+
+mod chat;
+mod generate;
+mod meta;
+mod models;
+mod unsupported;
+
+use axum::routing::{any, get, post};
+use axum::Router;
+
+use super::AppState;
+
+pub fn router() -> Router<AppState> {
+    let later = any(unsupported::not_implemented);
+    Router::new()
+        .route("/", get(meta::root))
+        .route("/api/version", get(meta::version))
+        .route("/api/tags", get(models::tags))
+        .route("/api/show", post(models::show))
+        .route("/api/ps", get(models::ps))
+        .route("/api/generate", post(generate::generate))
+        .route("/api/chat", post(chat::chat))
+        .route("/api/embed", later.clone())
+        .route("/api/embeddings", later.clone())
+        .route("/api/pull", later.clone())
+        .route("/api/push", later.clone())
+        .route("/api/create", later.clone())
+        .route("/api/copy", later.clone())
+        .route("/api/delete", later.clone())
+        .route("/api/blobs/{digest}", later.clone())
+        .route("/v1/{*rest}", later)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+}

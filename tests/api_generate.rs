@@ -1,0 +1,209 @@
+//! `/api/generate` and `/api/chat` against a live server: NDJSON framing, final metrics,
+//! `stream:false`, seeds, concurrency, and a client that disconnects mid-stream.
+
+mod common;
+
+use common::TestServer;
+use futures::StreamExt;
+use serde_json::{json, Value};
+
+async fn post(url: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// Every line is one JSON object; no blank lines; the body ends with a newline.
+fn ndjson(text: &str) -> Vec<Value> {
+    assert!(text.ends_with('\n'), "stream must end with a newline");
+    text.trim_end_matches('\n')
+        .split('\n')
+        .map(|line| {
+            assert!(!line.is_empty(), "blank line in NDJSON");
+            serde_json::from_str(line).expect("each line is JSON")
+        })
+        .collect()
+}
+
+const METRICS: [&str; 6] = [
+    "total_duration",
+    "load_duration",
+    "prompt_eval_count",
+    "prompt_eval_duration",
+    "eval_count",
+    "eval_duration",
+];
+
+fn greedy(n: u64) -> Value {
+    json!({"temperature": 0, "num_predict": n})
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn generate_streams_ndjson_and_matches_non_streamed() {
+    let base = TestServer::default().spawn(&["smollm2"]).await;
+    let url = format!("{base}/api/generate");
+    let body = json!({"model": "smollm2", "prompt": "What is the capital of France?", "options": greedy(12)});
+    let r = post(&url, body.clone()).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let lines = ndjson(&r.text().await.expect("body"));
+    let (last, chunks) = lines.split_last().expect("at least one line");
+    assert!(chunks.iter().all(|c| c["done"] == false && c["response"].is_string()));
+    assert!(chunks.iter().all(|c| c["model"] == "smollm2" && c["created_at"].is_string()));
+    assert_eq!(last["done"], true);
+    assert_eq!(last["done_reason"], "length");
+    assert_eq!(last["response"], "");
+    for m in METRICS {
+        assert!(last[m].as_u64().is_some(), "final chunk lacks {m}: {last}");
+    }
+    assert_eq!(last["eval_count"], 12);
+    assert!(last["prompt_eval_count"].as_u64().expect("count") > 5);
+    let context = last["context"].as_array().expect("context");
+    assert_eq!(context.len() as u64, last["prompt_eval_count"].as_u64().expect("n") + 12);
+    let streamed: String = chunks.iter().map(|c| c["response"].as_str().unwrap_or_default()).collect();
+    assert!(streamed.contains("Paris"), "{streamed:?}");
+
+    let mut body = body;
+    body["stream"] = json!(false);
+    let r = post(&url, body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/json; charset=utf-8");
+    let whole: Value = r.json().await.expect("json");
+    assert_eq!(whole["response"].as_str(), Some(streamed.as_str()));
+    assert_eq!(whole["done"], true);
+    assert_eq!(whole["context"], last["context"]);
+
+    // `context` continues a conversation; raw skips the template and returns no context.
+    let r = post(&url, json!({"model": "smollm2", "prompt": "And of Germany?", "context": whole["context"],
+        "stream": false, "options": greedy(4)})).await;
+    let next: Value = r.json().await.expect("json");
+    assert!(next["prompt_eval_count"].as_u64().expect("n") > context.len() as u64);
+    let r = post(&url, json!({"model": "smollm2", "prompt": "def add(a, b):", "raw": true,
+        "stream": false, "options": greedy(4)})).await;
+    let raw: Value = r.json().await.expect("json");
+    assert!(raw.get("context").is_none(), "{raw}");
+    assert_eq!(raw["eval_count"], 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chat_streams_with_roles_and_stops() {
+    let base = TestServer::default().spawn(&["smollm2"]).await;
+    let url = format!("{base}/api/chat");
+    let messages = json!([{"role": "System", "content": "You are terse."},
+                          {"role": "user", "content": "Name three colors."}]);
+    let r = post(&url, json!({"model": "smollm2", "messages": messages, "options": greedy(48)})).await;
+    assert_eq!(r.status(), 200);
+    let lines = ndjson(&r.text().await.expect("body"));
+    assert!(lines.iter().all(|l| l["message"]["role"] == "assistant"), "every line has message.role");
+    let last = lines.last().expect("lines");
+    assert_eq!(last["done"], true);
+    assert_eq!(last["message"]["content"], "");
+    assert!(last.get("context").is_none());
+    for m in METRICS {
+        assert!(last[m].as_u64().is_some(), "final chunk lacks {m}");
+    }
+    let text: String = lines.iter().map(|l| l["message"]["content"].as_str().unwrap_or_default()).collect();
+    assert!(!text.is_empty());
+
+    let r = post(&url, json!({"model": "smollm2", "messages": messages, "stream": false,
+        "options": greedy(48)})).await;
+    let whole: Value = r.json().await.expect("json");
+    assert_eq!(whole["message"]["content"].as_str(), Some(text.as_str()));
+    assert_eq!(whole["message"]["role"], "assistant");
+
+    // A stop string cuts the text before it and ends with reason "stop".
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.len() >= 3 {
+        let stop = words[2];
+        let mut opts = greedy(48);
+        opts["stop"] = json!([stop]);
+        let r = post(&url, json!({"model": "smollm2", "messages": messages, "stream": false, "options": opts})).await;
+        let cut: Value = r.json().await.expect("json");
+        let content = cut["message"]["content"].as_str().expect("content");
+        assert!(!content.contains(stop), "{content:?} still has {stop:?}");
+        assert!(text.starts_with(content), "{content:?} is not a prefix of {text:?}");
+        assert_eq!(cut["done_reason"], "stop");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn seeds_reproduce_and_concurrent_requests_match_sequential() {
+    let base = TestServer::default().spawn(&["smollm2"]).await;
+    let url = format!("{base}/api/generate");
+    let sample = |seed: u64| json!({"model": "smollm2", "prompt": "Tell me a story.", "stream": false,
+        "options": {"seed": seed, "temperature": 1.0, "top_k": 50, "num_predict": 16}});
+    let text = |v: Value| v["response"].as_str().map(str::to_string).expect("response");
+    let a = text(post(&url, sample(42)).await.json().await.expect("json"));
+    let b = text(post(&url, sample(42)).await.json().await.expect("json"));
+    assert_eq!(a, b, "same seed, same text");
+
+    let prompts = ["Hello!", "Write a haiku about rust.", "What is 2+2?", "List three fruits."];
+    let body = |p: &str| json!({"model": "smollm2", "prompt": p, "stream": false, "options": greedy(16)});
+    let mut sequential = vec![];
+    for p in prompts {
+        sequential.push(text(post(&url, body(p)).await.json().await.expect("json")));
+    }
+    let concurrent = futures::future::join_all(prompts.iter().map(|p| {
+        let url = url.clone();
+        let b = body(p);
+        async move { post(&url, b).await.json::<Value>().await.expect("json") }
+    }))
+    .await;
+    let concurrent: Vec<String> = concurrent.into_iter().map(text).collect();
+    assert_eq!(sequential, concurrent);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disconnect_mid_stream_frees_the_slot() {
+    // One sequence at a time: if the abandoned generation kept running, the next request
+    // would wait for its 100k tokens and this test would hang.
+    let base = TestServer {
+        max_running: 1,
+        ..TestServer::default()
+    }
+    .spawn(&["smollm2"])
+    .await;
+    let url = format!("{base}/api/generate");
+    let r = post(&url, json!({"model": "smollm2", "prompt": "Count to a million.",
+        "options": {"num_predict": 100000, "num_ctx": 8192, "temperature": 0}})).await;
+    let mut body = r.bytes_stream();
+    let first = body.next().await.expect("a first chunk").expect("bytes");
+    assert!(!first.is_empty());
+    drop(body);
+
+    let next = tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        post(&url, json!({"model": "smollm2", "prompt": "Hi", "stream": false, "options": greedy(3)})),
+    )
+    .await
+    .expect("the server kept serving after a disconnect");
+    let v: Value = next.json().await.expect("json");
+    assert_eq!(v["done"], true);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failure_mid_stream_ends_with_an_error_line() {
+    let base = TestServer {
+        fail_after_tokens: Some(3),
+        ..TestServer::default()
+    }
+    .spawn(&["smollm2"])
+    .await;
+    let body = json!({"model": "smollm2", "messages": [{"role": "user", "content": "Tell me a long story."}],
+        "options": {"temperature": 0, "num_predict": 50}});
+    let r = post(&format!("{base}/api/chat"), body.clone()).await;
+    assert_eq!(r.status(), 200, "headers were sent before the failure");
+    let lines = ndjson(&r.text().await.expect("body"));
+    let (last, before) = lines.split_last().expect("lines");
+    assert_eq!(last, &json!({"error": "injected failure (test hook)"}));
+    assert!(before.iter().all(|l| l["done"] == false), "no done line after an error");
+    // Not streamed: the error is the status.
+    let mut body = body;
+    body["stream"] = json!(false);
+    let r = post(&format!("{base}/api/chat"), body).await;
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.json::<Value>().await.expect("json"), json!({"error": "injected failure (test hook)"}));
+}
