@@ -3,6 +3,7 @@
 //! token-by-token decoding (which exercises masks and the sliding window).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -110,7 +111,9 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
         }
     }
 
-    let path = dir.join(format!("tiny-{a}.gguf"));
+    // Tests run in parallel: every call writes its own file.
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let path = dir.join(format!("tiny-{a}-{}.gguf", NEXT.fetch_add(1, Ordering::Relaxed)));
     let mut out = std::fs::File::create(&path).expect("create gguf");
     let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();

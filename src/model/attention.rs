@@ -3,6 +3,7 @@
 
 use candle_core::{DType, Device, Tensor};
 
+use super::attention_cpu::CausalAttention;
 use super::config::ModelConfig;
 use super::rope::{Rope, RopeTables};
 use super::weights::{Linear, RmsNorm, WeightReader};
@@ -106,6 +107,8 @@ impl Attention {
     }
 
     /// One sequence: `q` `[n, heads, d]`, new `k`/`v` `[kv_heads, n, d]` → `[n, heads * d]`.
+    ///
+    /// CPU runs [`CausalAttention`] (batch invariant); other devices matmul + mask.
     fn attend(
         &self,
         q: &Tensor,
@@ -121,6 +124,17 @@ impl Attention {
             None => 0,
         };
         let (keys, values) = seq.cache.append(self.layer, k, v, from)?;
+        if keys.device().is_cpu() && q.dtype() == DType::F32 {
+            let op = CausalAttention {
+                heads: self.heads,
+                kv_heads: self.kv_heads,
+                head_dim: self.head_dim,
+                pos: span.pos,
+                from,
+                window: self.window,
+            };
+            return Ok(q.contiguous()?.apply_op3_no_bwd(&keys, &values, &op)?);
+        }
         let kv_len = keys.dim(1)?;
 
         // Query heads that share a KV head become extra rows of one matmul: no repeat_kv copy.

@@ -29,16 +29,32 @@ const N_MULTIPLE: usize = 16;
 /// otherwise need ~1.5 GB transiently).
 const CHUNK_ELEMS: usize = 1 << 22;
 
-/// A weight as the device's kernels want it, and how many zero columns it gained.
+/// A weight as the device's kernels want it, and how inputs must be shaped for it.
 pub(crate) struct Prepared {
     pub weight: Arc<QTensor>,
+    /// Zero columns appended along `k`.
     pub pad_k: usize,
+    /// Fewest input rows per matmul. candle runs a one-row Q6_K matmul through a different
+    /// kernel than a multi-row one, and the two round differently; a decode step would then
+    /// not reproduce the same row computed in a prefill. Padding to two rows keeps every
+    /// row on the tiled kernel, so results do not depend on batch composition.
+    pub min_rows: usize,
 }
 
 pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
-    let keep = |weight| Ok(Prepared { weight, pad_k: 0 });
     let device = weight.device();
     let dtype = weight.dtype();
+    let min_rows = match device.is_cpu() && dtype == GgmlDType::Q6K {
+        true => 2,
+        false => 1,
+    };
+    let keep = |weight| {
+        Ok(Prepared {
+            weight,
+            pad_k: 0,
+            min_rows,
+        })
+    };
     let block32 = matches!(
         dtype,
         GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_0
@@ -72,6 +88,7 @@ pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
     Ok(Prepared {
         weight: Arc::new(weight),
         pad_k: padded_k - k,
+        min_rows: 1,
     })
 }
 
@@ -85,10 +102,16 @@ fn from_bytes(bytes: &[u8], shape: (usize, usize), device: &Device) -> Result<QT
     Ok(QTensor::new(storage, shape)?)
 }
 
-/// Appends the zero columns a prepared weight expects to the activations `[rows, k]`.
-pub(crate) fn pad_input(x: &Tensor, pad_k: usize) -> candle_core::Result<Tensor> {
-    match pad_k {
-        0 => Ok(x.clone()),
-        _ => x.pad_with_zeros(1, 0, pad_k),
+/// Shapes activations `[rows, k]` the way a prepared weight expects: zero columns to
+/// `k + pad_k`, zero rows up to `min_rows`.
+pub(crate) fn pad_input(x: &Tensor, pad_k: usize, min_rows: usize) -> candle_core::Result<Tensor> {
+    let x = match pad_k {
+        0 => x.clone(),
+        _ => x.pad_with_zeros(1, 0, pad_k)?,
+    };
+    let rows = x.dim(0)?;
+    match rows < min_rows {
+        true => x.pad_with_zeros(0, 0, min_rows - rows),
+        false => Ok(x),
     }
 }

@@ -11,6 +11,7 @@
 //! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]).
 
 mod attention;
+mod attention_cpu;
 pub mod config;
 mod cpu_layout;
 mod decoder;

@@ -99,6 +99,8 @@ pub(crate) struct Linear {
     bias: Option<Tensor>,
     /// Zero columns [`cpu_layout`] appended to `W`; inputs are padded to match.
     pad_k: usize,
+    /// Inputs with fewer rows are zero-padded (see [`Prepared::min_rows`]).
+    min_rows: usize,
 }
 
 impl Linear {
@@ -120,13 +122,19 @@ impl Linear {
             weight,
             bias,
             pad_k: prepared.pad_k,
+            min_rows: prepared.min_rows,
         })
     }
 
     /// `x`: `[tokens, in]` → `[tokens, out]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k)?;
+        let rows = x.dim(0)?;
+        let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k, self.min_rows)?;
         let y = self.weight.forward(&x)?;
+        let y = match y.dim(0)? == rows {
+            true => y,
+            false => y.narrow(0, 0, rows)?,
+        };
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
