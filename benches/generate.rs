@@ -24,7 +24,9 @@ fn model_path(name: &str) -> PathBuf {
 }
 
 fn prompt(vocab: usize, seed: usize) -> Vec<u32> {
-    (0..PROMPT).map(|i| ((1000 + seed * 7919 + i * 37) % vocab) as u32).collect()
+    (0..PROMPT)
+        .map(|i| ((1000 + seed * 7919 + i * 37) % vocab) as u32)
+        .collect()
 }
 
 fn forward(model: &Model, batch: &mut [SeqBatch<'_>]) {
@@ -32,7 +34,10 @@ fn forward(model: &Model, batch: &mut [SeqBatch<'_>]) {
 }
 
 fn bench(c: &mut Criterion) {
-    println!("candle CPU threads: {}", candle_core::utils::get_num_threads());
+    println!(
+        "candle CPU threads: {}",
+        candle_core::utils::get_num_threads()
+    );
     let file = GgufFile::open(&model_path("smollm2")).expect("open gguf");
     let model = Model::load(&file, &Device::Cpu).expect("load");
     let vocab = model.config().vocab_size;
@@ -46,7 +51,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("smollm2_128", |b| {
         b.iter(|| {
             cache.truncate(0);
-            forward(&model, &mut [SeqBatch { tokens: &tokens, cache: &mut cache }]);
+            forward(
+                &model,
+                &mut [SeqBatch {
+                    tokens: &tokens,
+                    cache: &mut cache,
+                }],
+            );
         })
     });
     group.finish();
@@ -55,11 +66,23 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(1));
-    forward(&model, &mut [SeqBatch { tokens: &tokens, cache: &mut cache }]);
+    forward(
+        &model,
+        &mut [SeqBatch {
+            tokens: &tokens,
+            cache: &mut cache,
+        }],
+    );
     group.bench_function("smollm2_pos128", |b| {
         b.iter(|| {
             cache.truncate(PROMPT);
-            forward(&model, &mut [SeqBatch { tokens: &[42], cache: &mut cache }]);
+            forward(
+                &model,
+                &mut [SeqBatch {
+                    tokens: &[42],
+                    cache: &mut cache,
+                }],
+            );
         })
     });
 
@@ -67,7 +90,13 @@ fn bench(c: &mut Criterion) {
     let mut caches: Vec<KvCache> = (0..4).map(|_| model.new_cache()).collect();
     for (i, cache) in caches.iter_mut().enumerate() {
         let tokens = prompt(vocab, i);
-        forward(&model, &mut [SeqBatch { tokens: &tokens, cache }]);
+        forward(
+            &model,
+            &mut [SeqBatch {
+                tokens: &tokens,
+                cache,
+            }],
+        );
     }
     group.throughput(Throughput::Elements(4));
     group.bench_function("smollm2_4seq_pos128", |b| {
@@ -76,7 +105,10 @@ fn bench(c: &mut Criterion) {
                 .iter_mut()
                 .map(|cache| {
                     cache.truncate(PROMPT);
-                    SeqBatch { tokens: &[42], cache }
+                    SeqBatch {
+                        tokens: &[42],
+                        cache,
+                    }
                 })
                 .collect();
             forward(&model, &mut batch);
@@ -93,11 +125,23 @@ fn bench(c: &mut Criterion) {
     group.sample_size(20).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(1));
-    forward(&model, &mut [SeqBatch { tokens: &tokens, cache: &mut cache }]);
+    forward(
+        &model,
+        &mut [SeqBatch {
+            tokens: &tokens,
+            cache: &mut cache,
+        }],
+    );
     group.bench_function("gemma3_pos128", |b| {
         b.iter(|| {
             cache.truncate(PROMPT);
-            forward(&model, &mut [SeqBatch { tokens: &[42], cache: &mut cache }]);
+            forward(
+                &model,
+                &mut [SeqBatch {
+                    tokens: &[42],
+                    cache: &mut cache,
+                }],
+            );
         })
     });
     group.finish();

@@ -30,15 +30,45 @@ struct Spec {
 }
 
 const SPECS: [Spec; 4] = [
-    Spec { arch: "llama", head_dim: 16, qkv_bias: false, qk_norm: false, gemma: false, tied: false },
-    Spec { arch: "qwen2", head_dim: 16, qkv_bias: true, qk_norm: false, gemma: false, tied: true },
-    Spec { arch: "qwen3", head_dim: 32, qkv_bias: false, qk_norm: true, gemma: false, tied: true },
-    Spec { arch: "gemma3", head_dim: 32, qkv_bias: false, qk_norm: true, gemma: true, tied: true },
+    Spec {
+        arch: "llama",
+        head_dim: 16,
+        qkv_bias: false,
+        qk_norm: false,
+        gemma: false,
+        tied: false,
+    },
+    Spec {
+        arch: "qwen2",
+        head_dim: 16,
+        qkv_bias: true,
+        qk_norm: false,
+        gemma: false,
+        tied: true,
+    },
+    Spec {
+        arch: "qwen3",
+        head_dim: 32,
+        qkv_bias: false,
+        qk_norm: true,
+        gemma: false,
+        tied: true,
+    },
+    Spec {
+        arch: "gemma3",
+        head_dim: 32,
+        qkv_bias: false,
+        qk_norm: true,
+        gemma: true,
+        tied: true,
+    },
 ];
 
 fn random(rng: &mut StdRng, dims: &[usize], center: f32, spread: f32) -> Tensor {
     let n: usize = dims.iter().product();
-    let data: Vec<f32> = (0..n).map(|_| center + rng.random_range(-spread..spread)).collect();
+    let data: Vec<f32> = (0..n)
+        .map(|_| center + rng.random_range(-spread..spread))
+        .collect();
     Tensor::from_vec(data, dims, &Device::Cpu).expect("tensor")
 }
 
@@ -57,7 +87,10 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
         (format!("{a}.attention.head_count_kv"), u(KV_HEADS)),
         (format!("{a}.attention.key_length"), u(spec.head_dim)),
         (format!("{a}.attention.value_length"), u(spec.head_dim)),
-        (format!("{a}.attention.layer_norm_rms_epsilon"), Value::F32(1e-6)),
+        (
+            format!("{a}.attention.layer_norm_rms_epsilon"),
+            Value::F32(1e-6),
+        ),
         (format!("{a}.rope.freq_base"), Value::F32(10_000.0)),
     ];
     if spec.gemma {
@@ -71,14 +104,30 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
         tensors.push((name, QTensor::quantize(&t, q).expect("quantize")));
     };
     let (q_dim, kv_dim) = (HEADS * spec.head_dim, KV_HEADS * spec.head_dim);
-    add("token_embd.weight".into(), random(&mut rng, &[VOCAB, HIDDEN], 0.0, 1.0), GgmlDType::Q8_0);
-    add("output_norm.weight".into(), random(&mut rng, &[HIDDEN], 1.0, 0.2), GgmlDType::F32);
+    add(
+        "token_embd.weight".into(),
+        random(&mut rng, &[VOCAB, HIDDEN], 0.0, 1.0),
+        GgmlDType::Q8_0,
+    );
+    add(
+        "output_norm.weight".into(),
+        random(&mut rng, &[HIDDEN], 1.0, 0.2),
+        GgmlDType::F32,
+    );
     if !spec.tied {
-        add("output.weight".into(), random(&mut rng, &[VOCAB, HIDDEN], 0.0, 0.2), GgmlDType::Q8_0);
+        add(
+            "output.weight".into(),
+            random(&mut rng, &[VOCAB, HIDDEN], 0.0, 0.2),
+            GgmlDType::Q8_0,
+        );
     }
     for l in 0..LAYERS {
         let p = format!("blk.{l}");
-        let q = if l % 2 == 0 { GgmlDType::Q8_0 } else { GgmlDType::F32 };
+        let q = if l % 2 == 0 {
+            GgmlDType::Q8_0
+        } else {
+            GgmlDType::F32
+        };
         let mut lin = |name: &str, out: usize, inp: usize, rng: &mut StdRng| {
             let t = random(rng, &[out, inp], 0.0, 1.0 / (inp as f32).sqrt());
             add(format!("{p}.{name}.weight"), t, q);
@@ -91,7 +140,11 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
         lin("ffn_up", FF, HIDDEN, &mut rng);
         lin("ffn_down", HIDDEN, FF, &mut rng);
         let mut norm = |name: &str, dim: usize, rng: &mut StdRng| {
-            add(format!("{p}.{name}.weight"), random(rng, &[dim], 1.0, 0.2), GgmlDType::F32);
+            add(
+                format!("{p}.{name}.weight"),
+                random(rng, &[dim], 1.0, 0.2),
+                GgmlDType::F32,
+            );
         };
         norm("attn_norm", HIDDEN, &mut rng);
         norm("ffn_norm", HIDDEN, &mut rng);
@@ -113,7 +166,10 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
 
     // Tests run in parallel: every call writes its own file.
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let path = dir.join(format!("tiny-{a}-{}.gguf", NEXT.fetch_add(1, Ordering::Relaxed)));
+    let path = dir.join(format!(
+        "tiny-{a}-{}.gguf",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut out = std::fs::File::create(&path).expect("create gguf");
     let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let tensor_refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
@@ -144,7 +200,9 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
 
 fn prompt(seed: u64, len: usize) -> Vec<u32> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..len).map(|_| rng.random_range(0..VOCAB as u32)).collect()
+    (0..len)
+        .map(|_| rng.random_range(0..VOCAB as u32))
+        .collect()
 }
 
 #[test]
@@ -157,13 +215,26 @@ fn shapes_and_finiteness() {
         let (mut ca, mut cb) = (model.new_cache(), model.new_cache());
         let logits = model
             .forward(&mut [
-                SeqBatch { tokens: &a, cache: &mut ca },
-                SeqBatch { tokens: &b, cache: &mut cb },
+                SeqBatch {
+                    tokens: &a,
+                    cache: &mut ca,
+                },
+                SeqBatch {
+                    tokens: &b,
+                    cache: &mut cb,
+                },
             ])
             .expect("forward");
         assert_eq!(logits.dims(), &[2, VOCAB], "{}", spec.arch);
-        let values: Vec<f32> = logits.flatten_all().and_then(|t| t.to_vec1()).expect("values");
-        assert!(values.iter().all(|v| v.is_finite()), "{}: non-finite logits", spec.arch);
+        let values: Vec<f32> = logits
+            .flatten_all()
+            .and_then(|t| t.to_vec1())
+            .expect("values");
+        assert!(
+            values.iter().all(|v| v.is_finite()),
+            "{}: non-finite logits",
+            spec.arch
+        );
         assert_eq!((ca.len(), cb.len()), (7, 3));
     }
 }
@@ -177,28 +248,56 @@ fn packed_equals_alone() {
         let mut alone = Vec::new();
         let mut caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
         for (p, cache) in prompts.iter().zip(caches.iter_mut()) {
-            model.forward(&mut [SeqBatch { tokens: &p[..p.len() - 2], cache }]).expect("prefill");
-            let logits = model.forward(&mut [SeqBatch { tokens: &p[p.len() - 2..], cache }]).expect("rest");
+            model
+                .forward(&mut [SeqBatch {
+                    tokens: &p[..p.len() - 2],
+                    cache,
+                }])
+                .expect("prefill");
+            let logits = model
+                .forward(&mut [SeqBatch {
+                    tokens: &p[p.len() - 2..],
+                    cache,
+                }])
+                .expect("rest");
             alone.push(logits);
         }
         // Packed: sequence 0 decodes its last two tokens while 1 and 2 prefill whole.
         let mut packed_caches: Vec<_> = prompts.iter().map(|_| model.new_cache()).collect();
         let p0 = &prompts[0];
         model
-            .forward(&mut [SeqBatch { tokens: &p0[..p0.len() - 2], cache: &mut packed_caches[0] }])
+            .forward(&mut [SeqBatch {
+                tokens: &p0[..p0.len() - 2],
+                cache: &mut packed_caches[0],
+            }])
             .expect("prefill 0");
-        let [c0, c1, c2] = &mut packed_caches[..] else { unreachable!() };
+        let [c0, c1, c2] = &mut packed_caches[..] else {
+            unreachable!()
+        };
         let logits = model
             .forward(&mut [
-                SeqBatch { tokens: &p0[p0.len() - 2..], cache: c0 },
-                SeqBatch { tokens: &prompts[1], cache: c1 },
-                SeqBatch { tokens: &prompts[2], cache: c2 },
+                SeqBatch {
+                    tokens: &p0[p0.len() - 2..],
+                    cache: c0,
+                },
+                SeqBatch {
+                    tokens: &prompts[1],
+                    cache: c1,
+                },
+                SeqBatch {
+                    tokens: &prompts[2],
+                    cache: c2,
+                },
             ])
             .expect("packed");
         for (i, want) in alone.iter().enumerate() {
             let got = logits.narrow(0, i, 1).expect("row");
             let d = max_diff(&got, want);
-            assert!(d < TOLERANCE, "{} seq {i}: packed differs from alone by {d}", spec.arch);
+            assert!(
+                d < TOLERANCE,
+                "{} seq {i}: packed differs from alone by {d}",
+                spec.arch
+            );
         }
     }
 }
@@ -211,14 +310,30 @@ fn prefill_equals_incremental() {
         let model = load(spec);
         let p = prompt(6, 11);
         let mut whole = model.new_cache();
-        let want = model.forward(&mut [SeqBatch { tokens: &p, cache: &mut whole }]).expect("whole");
+        let want = model
+            .forward(&mut [SeqBatch {
+                tokens: &p,
+                cache: &mut whole,
+            }])
+            .expect("whole");
         let mut step = model.new_cache();
         let mut got = None;
         for t in p.chunks(1) {
-            got = Some(model.forward(&mut [SeqBatch { tokens: t, cache: &mut step }]).expect("step"));
+            got = Some(
+                model
+                    .forward(&mut [SeqBatch {
+                        tokens: t,
+                        cache: &mut step,
+                    }])
+                    .expect("step"),
+            );
         }
         let d = max_diff(&got.expect("logits"), &want);
-        assert!(d < TOLERANCE, "{}: incremental differs from prefill by {d}", spec.arch);
+        assert!(
+            d < TOLERANCE,
+            "{}: incremental differs from prefill by {d}",
+            spec.arch
+        );
     }
 }
 
@@ -227,16 +342,36 @@ fn bad_input_is_an_error() {
     let model = load(&SPECS[0]);
     let mut cache = model.new_cache();
     assert!(model.forward(&mut []).is_err(), "empty batch");
-    assert!(model.forward(&mut [SeqBatch { tokens: &[], cache: &mut cache }]).is_err());
+    assert!(model
+        .forward(&mut [SeqBatch {
+            tokens: &[],
+            cache: &mut cache
+        }])
+        .is_err());
     let too_big = [VOCAB as u32];
-    assert!(model.forward(&mut [SeqBatch { tokens: &too_big, cache: &mut cache }]).is_err());
+    assert!(model
+        .forward(&mut [SeqBatch {
+            tokens: &too_big,
+            cache: &mut cache
+        }])
+        .is_err());
     let long = prompt(7, 65);
-    assert!(model.forward(&mut [SeqBatch { tokens: &long, cache: &mut cache }]).is_err());
+    assert!(model
+        .forward(&mut [SeqBatch {
+            tokens: &long,
+            cache: &mut cache
+        }])
+        .is_err());
     assert!(cache.is_empty(), "failed passes leave the cache alone");
     // A cache from another model is refused.
     let other = load(&SPECS[2]);
     let mut foreign = other.new_cache();
-    assert!(model.forward(&mut [SeqBatch { tokens: &[1], cache: &mut foreign }]).is_err());
+    assert!(model
+        .forward(&mut [SeqBatch {
+            tokens: &[1],
+            cache: &mut foreign
+        }])
+        .is_err());
 }
 
 #[test]

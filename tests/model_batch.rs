@@ -48,11 +48,16 @@ fn argmax(xs: &[f32]) -> u32 {
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn one(model: &Model, cache: &mut KvCache, tokens: &[u32]) -> Vec<f32> {
-    let logits = model.forward(&mut [SeqBatch { tokens, cache }]).expect("forward");
+    let logits = model
+        .forward(&mut [SeqBatch { tokens, cache }])
+        .expect("forward");
     rows(&logits).remove(0)
 }
 
@@ -91,7 +96,10 @@ fn greedy_packed(model: &Model, prompts: &[Vec<u32>], start: &[usize]) -> Vec<Ve
         let mut batch: Vec<SeqBatch> = Vec::new();
         for (i, cache) in caches.iter_mut().enumerate() {
             if let Some(k) = active.iter().position(|&a| a == i) {
-                batch.push(SeqBatch { tokens: &feeds[k], cache });
+                batch.push(SeqBatch {
+                    tokens: &feeds[k],
+                    cache,
+                });
             }
         }
         let logits = rows(&model.forward(&mut batch).expect("packed forward"));
@@ -109,7 +117,10 @@ fn check_packed(name: &str) {
     // B joins while A decodes, C one step later: steps mix decodes with whole prefills.
     let packed = greedy_packed(&model, &prompts, &[0, 2, 3]);
     for (i, (a, p)) in alone.iter().zip(&packed).enumerate() {
-        assert_eq!(a, p, "{name} sequence {i}: packed decoding differs from alone");
+        assert_eq!(
+            a, p,
+            "{name} sequence {i}: packed decoding differs from alone"
+        );
     }
 }
 
@@ -122,9 +133,19 @@ fn check_chunked_prefill(name: &str) {
         let mut chunked = model.new_cache();
         one(&model, &mut chunked, &prompt[..split]);
         let got = one(&model, &mut chunked, &prompt[split..]);
-        println!("{name}: chunked prefill max logit diff {}", max_diff(&got, &want));
-        assert_eq!(argmax(&got), argmax(&want), "{name}: chunked prefill changed the next token");
-        assert!(max_diff(&got, &want) < 1e-2, "{name}: chunked prefill logits drifted");
+        println!(
+            "{name}: chunked prefill max logit diff {}",
+            max_diff(&got, &want)
+        );
+        assert_eq!(
+            argmax(&got),
+            argmax(&want),
+            "{name}: chunked prefill changed the next token"
+        );
+        assert!(
+            max_diff(&got, &want) < 1e-2,
+            "{name}: chunked prefill logits drifted"
+        );
         assert_eq!(chunked.len(), prompt.len());
     }
 }
@@ -143,9 +164,19 @@ fn check_truncate(name: &str) {
     cache.truncate(prompt.len() - 2);
     assert_eq!(cache.len(), prompt.len() - 2);
     let got = one(&model, &mut cache, &prompt[prompt.len() - 2..]);
-    println!("{name}: truncate + refeed max logit diff {}", max_diff(&got, &want));
-    assert_eq!(argmax(&got), argmax(&want), "{name}: truncate changed the next token");
-    assert!(max_diff(&got, &want) < 1e-2, "{name}: truncate logits drifted");
+    println!(
+        "{name}: truncate + refeed max logit diff {}",
+        max_diff(&got, &want)
+    );
+    assert_eq!(
+        argmax(&got),
+        argmax(&want),
+        "{name}: truncate changed the next token"
+    );
+    assert!(
+        max_diff(&got, &want) < 1e-2,
+        "{name}: truncate logits drifted"
+    );
 }
 
 #[test]

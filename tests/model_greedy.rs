@@ -87,7 +87,12 @@ fn check_model(name: &str) {
             .as_array()
             .expect("first_top5")
             .iter()
-            .map(|p| (p[0].as_u64().expect("id") as usize, p[1].as_f64().expect("logit") as f32))
+            .map(|p| {
+                (
+                    p[0].as_u64().expect("id") as usize,
+                    p[1].as_f64().expect("logit") as f32,
+                )
+            })
             .collect();
         let (top_id, top_logit) = top5[0];
         for &(id, want) in &top5 {
@@ -126,7 +131,9 @@ fn check_model(name: &str) {
             max_shortfall = max_shortfall.max(gap);
             agree += usize::from(gap == 0.0);
             if gap >= NEAR_TIE {
-                failures.push(format!("{prompt:?}: forced step {i}: llama.cpp {want} is {gap:.3} below our best"));
+                failures.push(format!(
+                    "{prompt:?}: forced step {i}: llama.cpp {want} is {gap:.3} below our best"
+                ));
             }
             if want == eos || i + 1 == expected.len() {
                 break;
@@ -142,9 +149,19 @@ fn check_model(name: &str) {
     }
     println!("{name}: first-step top-5 max |logit - llama.cpp| = {max_diff:.4}, relative to the top logit = {max_rel_diff:.4}");
     println!("{name}: max teacher-forced shortfall = {max_shortfall:.4}");
-    assert!(failures.is_empty(), "{name} diverged:\n{}", failures.join("\n"));
-    assert!(max_diff < LOGIT_TOLERANCE, "{name}: logits differ by {max_diff}");
-    assert!(max_rel_diff < RELATIVE_TOLERANCE, "{name}: relative logits differ by {max_rel_diff}");
+    assert!(
+        failures.is_empty(),
+        "{name} diverged:\n{}",
+        failures.join("\n")
+    );
+    assert!(
+        max_diff < LOGIT_TOLERANCE,
+        "{name}: logits differ by {max_diff}"
+    );
+    assert!(
+        max_rel_diff < RELATIVE_TOLERANCE,
+        "{name}: relative logits differ by {max_rel_diff}"
+    );
 }
 
 fn model_eos(name: &str) -> u32 {

@@ -58,15 +58,27 @@ impl Attention {
             attn_k: w.linear(&format!("{p}.attn_k"), kv_dim, hidden)?,
             attn_v: w.linear(&format!("{p}.attn_v"), kv_dim, hidden)?,
             attn_output: w.linear(&format!("{p}.attn_output"), hidden, q_dim)?,
-            attn_q_norm: w.rms_norm_opt(&format!("{p}.attn_q_norm.weight"), cfg.head_dim, cfg.rms_eps)?,
-            attn_k_norm: w.rms_norm_opt(&format!("{p}.attn_k_norm.weight"), cfg.head_dim, cfg.rms_eps)?,
+            attn_q_norm: w.rms_norm_opt(
+                &format!("{p}.attn_q_norm.weight"),
+                cfg.head_dim,
+                cfg.rms_eps,
+            )?,
+            attn_k_norm: w.rms_norm_opt(
+                &format!("{p}.attn_k_norm.weight"),
+                cfg.head_dim,
+                cfg.rms_eps,
+            )?,
             layer,
             heads: cfg.head_count,
             kv_heads: cfg.head_count_kv,
             head_dim: cfg.head_dim,
             scale: cfg.attention_scale,
             window: cfg.sliding_window.filter(|_| local),
-            rope: if local { RopeKind::Local } else { RopeKind::Global },
+            rope: if local {
+                RopeKind::Local
+            } else {
+                RopeKind::Global
+            },
         })
     }
 
@@ -81,9 +93,18 @@ impl Attention {
         tables: &RopeTables,
     ) -> Result<Tensor, ModelError> {
         let tokens = x.dim(0)?;
-        let q = self.attn_q.forward(x)?.reshape((tokens, self.heads, self.head_dim))?;
-        let k = self.attn_k.forward(x)?.reshape((tokens, self.kv_heads, self.head_dim))?;
-        let v = self.attn_v.forward(x)?.reshape((tokens, self.kv_heads, self.head_dim))?;
+        let q = self
+            .attn_q
+            .forward(x)?
+            .reshape((tokens, self.heads, self.head_dim))?;
+        let k = self
+            .attn_k
+            .forward(x)?
+            .reshape((tokens, self.kv_heads, self.head_dim))?;
+        let v = self
+            .attn_v
+            .forward(x)?
+            .reshape((tokens, self.kv_heads, self.head_dim))?;
         let q = match &self.attn_q_norm {
             Some(norm) => norm.forward(&q)?,
             None => q,
@@ -168,7 +189,13 @@ impl Attention {
 
     /// Additive mask `[n, kv_len]` for queries at `pos..pos+n` over keys at `from..`:
     /// causal, and on sliding-window layers llama.cpp's rule `q - k < window`.
-    fn mask(&self, span: Span, from: usize, kv_len: usize, device: &Device) -> Result<Tensor, ModelError> {
+    fn mask(
+        &self,
+        span: Span,
+        from: usize,
+        kv_len: usize,
+        device: &Device,
+    ) -> Result<Tensor, ModelError> {
         let mut mask = Vec::with_capacity(span.len * kv_len);
         for i in 0..span.len {
             let q = span.pos + i;

@@ -43,7 +43,9 @@ impl<'a> Heads<'a> {
     fn new(storage: &'a CpuStorage, layout: &Layout, d: usize) -> candle_core::Result<Self> {
         let stride = layout.stride();
         if layout.dims().len() != 3 || stride[2] != 1 || layout.dims()[2] != d {
-            candle_core::bail!("attention: keys/values must be [kv_heads, len, d] with unit stride");
+            candle_core::bail!(
+                "attention: keys/values must be [kv_heads, len, d] with unit stride"
+            );
         }
         Ok(Self {
             data: storage.as_slice::<f32>()?,
@@ -62,7 +64,12 @@ impl<'a> Heads<'a> {
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; LANES];
     let (a8, b8) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = a8.remainder().iter().zip(b8.remainder()).map(|(x, y)| x * y).sum();
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
     for (x, y) in a8.zip(b8) {
         for l in 0..LANES {
             acc[l] += x[l] * y[l];

@@ -112,12 +112,18 @@ impl ModelConfig {
         };
         let vocab_size = match file.content.tensor_infos.get("token_embd.weight") {
             Some(info) => info.shape.dims2()?.0,
-            None => return Err(ModelError::Format("missing tensor token_embd.weight".into())),
+            None => {
+                return Err(ModelError::Format(
+                    "missing tensor token_embd.weight".into(),
+                ))
+            }
         };
 
         let gemma = family == Family::Gemma3;
         let sliding_window = match gemma {
-            true => meta.opt_usize("attention.sliding_window")?.filter(|&w| w > 0),
+            true => meta
+                .opt_usize("attention.sliding_window")?
+                .filter(|&w| w > 0),
             false => None,
         };
         let layer_is_local = match sliding_window {
@@ -131,7 +137,9 @@ impl ModelConfig {
             1.0 / (head_dim as f64).sqrt()
         };
         let final_logit_softcap = match gemma && sliding_window.is_none() {
-            true => meta.opt_f64("final_logit_softcapping")?.filter(|&c| c > 0.0),
+            true => meta
+                .opt_f64("final_logit_softcapping")?
+                .filter(|&c| c > 0.0),
             false => None,
         };
 
@@ -222,7 +230,9 @@ impl Meta<'_> {
                 .iter()
                 .map(|v| match v {
                     Value::Bool(b) => Ok(*b),
-                    other => value_as_u64(other).map(|n| n != 0).ok_or_else(|| self.bad(key)),
+                    other => value_as_u64(other)
+                        .map(|n| n != 0)
+                        .ok_or_else(|| self.bad(key)),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             if flags.len() < block_count {

@@ -80,8 +80,13 @@ pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
     for first in (0..n).step_by(rows_per_chunk) {
         let rows = rows_per_chunk.min(n - first);
         let chunk = &src[first * src_row_bytes..(first + rows) * src_row_bytes];
-        let chunk = QTensor::new(QStorage::from_data(Cow::Borrowed(chunk), &device, dtype)?, (rows, k))?;
-        let dense = chunk.dequantize(&device)?.pad_with_zeros(1, 0, padded_k - k)?;
+        let chunk = QTensor::new(
+            QStorage::from_data(Cow::Borrowed(chunk), &device, dtype)?,
+            (rows, k),
+        )?;
+        let dense = chunk
+            .dequantize(&device)?
+            .pad_with_zeros(1, 0, padded_k - k)?;
         bytes.extend_from_slice(&QTensor::quantize(&dense, GgmlDType::Q8_0)?.data()?);
     }
     let weight = from_bytes(&bytes, (n, padded_k), &device)?;
@@ -96,7 +101,9 @@ pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
 /// allocator turns into an error instead.
 fn from_bytes(bytes: &[u8], shape: (usize, usize), device: &Device) -> Result<QTensor, ModelError> {
     if bytes.as_ptr() as usize % std::mem::align_of::<u64>() != 0 {
-        return Err(ModelError::Format("misaligned re-encoded weight buffer".into()));
+        return Err(ModelError::Format(
+            "misaligned re-encoded weight buffer".into(),
+        ));
     }
     let storage = QStorage::from_data(Cow::Borrowed(bytes), device, GgmlDType::Q8_0)?;
     Ok(QTensor::new(storage, shape)?)

@@ -35,7 +35,11 @@ impl Block {
         Ok(Self {
             attn_norm: w.rms_norm(&format!("{p}.attn_norm.weight"), dim, eps)?,
             attention: Attention::load(w, cfg, layer)?,
-            post_attention_norm: w.rms_norm_opt(&format!("{p}.post_attention_norm.weight"), dim, eps)?,
+            post_attention_norm: w.rms_norm_opt(
+                &format!("{p}.post_attention_norm.weight"),
+                dim,
+                eps,
+            )?,
             ffn_norm: w.rms_norm(&format!("{p}.ffn_norm.weight"), dim, eps)?,
             feed_forward: FeedForward::load(w, cfg, layer)?,
             post_ffw_norm: w.rms_norm_opt(&format!("{p}.post_ffw_norm.weight"), dim, eps)?,

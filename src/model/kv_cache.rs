@@ -64,12 +64,19 @@ impl KvCache {
 
     /// Bytes held by the buffers (capacity, not just `len`).
     pub fn allocated_bytes(&self) -> usize {
-        let per_layer =
-            2 * self.layout.kv_heads * self.capacity * self.layout.head_dim * self.layout.dtype.size_in_bytes();
+        let per_layer = 2
+            * self.layout.kv_heads
+            * self.capacity
+            * self.layout.head_dim
+            * self.layout.dtype.size_in_bytes();
         per_layer * self.layers.len()
     }
 
-    pub(crate) fn check_layout(&self, layout: &CacheLayout, device: &Device) -> Result<(), ModelError> {
+    pub(crate) fn check_layout(
+        &self,
+        layout: &CacheLayout,
+        device: &Device,
+    ) -> Result<(), ModelError> {
         if &self.layout != layout || !self.device.same_device(device) {
             return Err(ModelError::Format(
                 "KV cache was created by a different model".into(),

@@ -74,7 +74,10 @@ impl Model {
         }
         // Tied models project onto the embedding table: prepare it once and share it.
         let (token_embd, output) = match w.contains("output.weight") {
-            true => (Embedding::new(token_embd, hidden), w.linear("output", vocab, hidden)?),
+            true => (
+                Embedding::new(token_embd, hidden),
+                w.linear("output", vocab, hidden)?,
+            ),
             false => {
                 let table = cpu_layout::prepare(token_embd)?;
                 let embedding = Embedding::new(table.weight.clone(), hidden);
@@ -93,7 +96,13 @@ impl Model {
             config.rope_style,
         );
         let rope_local = config.layer_is_local.iter().any(|&l| l).then(|| {
-            Rope::new(config.rope_base_local, config.rope_dims, 1.0, None, config.rope_style)
+            Rope::new(
+                config.rope_base_local,
+                config.rope_dims,
+                1.0,
+                None,
+                config.rope_style,
+            )
         });
         let blocks = (0..config.block_count)
             .map(|layer| Block::load(&mut w, &config, layer))
@@ -166,7 +175,9 @@ impl Model {
     /// Validates the batch and lays its sequences out one after another.
     fn check_batch(&self, batch: &[SeqBatch<'_>]) -> Result<Vec<Span>, ModelError> {
         if batch.is_empty() {
-            return Err(ModelError::Format("forward called with an empty batch".into()));
+            return Err(ModelError::Format(
+                "forward called with an empty batch".into(),
+            ));
         }
         let layout = self.cache_layout();
         let mut spans = Vec::with_capacity(batch.len());
@@ -175,7 +186,9 @@ impl Model {
             seq.cache.check_layout(&layout, &self.device)?;
             let (len, pos) = (seq.tokens.len(), seq.cache.len());
             if len == 0 {
-                return Err(ModelError::Format(format!("sequence {i} has no new tokens")));
+                return Err(ModelError::Format(format!(
+                    "sequence {i} has no new tokens"
+                )));
             }
             if pos + len > self.config.context_length {
                 return Err(ModelError::Format(format!(
@@ -184,7 +197,11 @@ impl Model {
                     self.config.context_length
                 )));
             }
-            if let Some(&t) = seq.tokens.iter().find(|&&t| t as usize >= self.config.vocab_size) {
+            if let Some(&t) = seq
+                .tokens
+                .iter()
+                .find(|&&t| t as usize >= self.config.vocab_size)
+            {
                 return Err(ModelError::Format(format!(
                     "token {t} is outside the vocabulary ({})",
                     self.config.vocab_size
@@ -196,8 +213,15 @@ impl Model {
         Ok(spans)
     }
 
-    fn forward_packed(&self, batch: &mut [SeqBatch<'_>], spans: &[Span]) -> Result<Tensor, ModelError> {
-        let ids: Vec<u32> = batch.iter().flat_map(|s| s.tokens.iter().copied()).collect();
+    fn forward_packed(
+        &self,
+        batch: &mut [SeqBatch<'_>],
+        spans: &[Span],
+    ) -> Result<Tensor, ModelError> {
+        let ids: Vec<u32> = batch
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect();
         let positions: Vec<usize> = spans.iter().flat_map(|s| s.pos..s.pos + s.len).collect();
         let ids = Tensor::new(ids.as_slice(), &self.device)?;
 
@@ -210,7 +234,8 @@ impl Model {
         let ropes = Ropes {
             global: (
                 &self.rope_global,
-                self.rope_global.tables(&positions, &self.device, self.dtype)?,
+                self.rope_global
+                    .tables(&positions, &self.device, self.dtype)?,
             ),
             local: match &self.rope_local {
                 Some(rope) => Some((rope, rope.tables(&positions, &self.device, self.dtype)?)),

@@ -32,7 +32,9 @@ impl Rope {
     ) -> Self {
         let inv_freq = (0..dims / 2)
             .map(|i| {
-                let factor = freq_factors.and_then(|f| f.get(i)).map_or(1.0, |&f| f as f64);
+                let factor = freq_factors
+                    .and_then(|f| f.get(i))
+                    .map_or(1.0, |&f| f as f64);
                 freq_scale / (base.powf(2.0 * i as f64 / dims as f64) * factor)
             })
             .collect();

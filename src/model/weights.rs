@@ -104,7 +104,11 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    pub fn new(weight: Arc<QTensor>, bias: Option<Tensor>, dtype: DType) -> Result<Self, ModelError> {
+    pub fn new(
+        weight: Arc<QTensor>,
+        bias: Option<Tensor>,
+        dtype: DType,
+    ) -> Result<Self, ModelError> {
         Self::from_prepared(cpu_layout::prepare(weight)?, bias, dtype)
     }
 
