@@ -374,6 +374,14 @@ fn bad_input_is_an_error() {
         .is_err());
 }
 
+/// The engine moves the model and caches onto its own thread.
+#[test]
+fn model_and_cache_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Model>();
+    send_sync::<rollama::model::KvCache>();
+}
+
 #[test]
 fn unknown_architecture_is_unsupported() {
     let dir = tmp_dir();

@@ -98,7 +98,7 @@ impl ModelConfig {
             )));
         }
         let rope_dims = meta.usize_or("rope.dimension_count", head_dim)?;
-        if rope_dims > head_dim || rope_dims % 2 != 0 {
+        if rope_dims == 0 || rope_dims > head_dim || rope_dims % 2 != 0 {
             return Err(ModelError::Format(format!(
                 "rope.dimension_count {rope_dims} does not fit head size {head_dim}"
             )));

@@ -63,6 +63,9 @@ pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
         return keep(weight);
     }
     let (n, k) = weight.shape().dims2()?;
+    if n == 0 || k == 0 {
+        return keep(weight);
+    }
     let scalar_kernel = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1);
     let repackable = n % N_MULTIPLE == 0;
     let padded_k = match repackable {

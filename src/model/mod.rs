@@ -9,6 +9,12 @@
 //! → only each sequence's last row goes through the vocabulary projection.
 //!
 //! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]).
+//!
+//! On CPU a sequence's logits are bit-for-bit the same whatever else shares the pass and
+//! however its prompt was chunked: every op is row-independent (attention has its own
+//! kernel for that, `attention_cpu`), which matters because these small quantized models
+//! turn last-bit differences into different greedy tokens. Weights in 32-wide block types
+//! are re-encoded at load for candle's fast kernels (`cpu_layout`).
 
 mod attention;
 mod attention_cpu;
