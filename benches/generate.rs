@@ -1,1 +1,151 @@
-fn main() {}
+//! CPU throughput of the model layer on SmolLM2-135M: prefill of a 128-token prompt, and
+//! decode of one token at position 128 (alone, and four sequences packed in one pass);
+//! plus Gemma-3-270M decode.
+//!
+//! `cargo bench --bench generate`; sample sizes are small so it finishes in a few minutes.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use candle_core::Device;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
+
+const PROMPT: usize = 128;
+
+fn model_path(name: &str) -> PathBuf {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join("scripts/fetch-models"))
+        .output()
+        .expect("run scripts/fetch-models");
+    assert!(out.status.success(), "scripts/fetch-models failed");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join(format!("{name}.gguf"))
+}
+
+fn prompt(vocab: usize, seed: usize) -> Vec<u32> {
+    (0..PROMPT)
+        .map(|i| ((1000 + seed * 7919 + i * 37) % vocab) as u32)
+        .collect()
+}
+
+fn forward(model: &Model, batch: &mut [SeqBatch<'_>]) {
+    model.forward(batch).expect("forward");
+}
+
+fn bench(c: &mut Criterion) {
+    println!(
+        "candle CPU threads: {}",
+        candle_core::utils::get_num_threads()
+    );
+    let file = GgufFile::open(&model_path("smollm2")).expect("open gguf");
+    let model = Model::load(&file, &Device::Cpu).expect("load");
+    let vocab = model.config().vocab_size;
+
+    let mut group = c.benchmark_group("prefill");
+    group.sample_size(10).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(PROMPT as u64));
+    let tokens = prompt(vocab, 0);
+    let mut cache = model.new_cache();
+    group.bench_function("smollm2_128", |b| {
+        b.iter(|| {
+            cache.truncate(0);
+            forward(
+                &model,
+                &mut [SeqBatch {
+                    tokens: &tokens,
+                    cache: &mut cache,
+                }],
+            );
+        })
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(20).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(1));
+    forward(
+        &model,
+        &mut [SeqBatch {
+            tokens: &tokens,
+            cache: &mut cache,
+        }],
+    );
+    group.bench_function("smollm2_pos128", |b| {
+        b.iter(|| {
+            cache.truncate(PROMPT);
+            forward(
+                &model,
+                &mut [SeqBatch {
+                    tokens: &[42],
+                    cache: &mut cache,
+                }],
+            );
+        })
+    });
+
+    // Four sequences decoding together: weights are read once for all of them.
+    let mut caches: Vec<KvCache> = (0..4).map(|_| model.new_cache()).collect();
+    for (i, cache) in caches.iter_mut().enumerate() {
+        let tokens = prompt(vocab, i);
+        forward(
+            &model,
+            &mut [SeqBatch {
+                tokens: &tokens,
+                cache,
+            }],
+        );
+    }
+    group.throughput(Throughput::Elements(4));
+    group.bench_function("smollm2_4seq_pos128", |b| {
+        b.iter(|| {
+            let mut batch: Vec<SeqBatch> = caches
+                .iter_mut()
+                .map(|cache| {
+                    cache.truncate(PROMPT);
+                    SeqBatch {
+                        tokens: &[42],
+                        cache,
+                    }
+                })
+                .collect();
+            forward(&model, &mut batch);
+        })
+    });
+    group.finish();
+
+    // Gemma 3: sliding-window layers and the 262144-row tied vocabulary projection.
+    let file = GgufFile::open(&model_path("gemma3")).expect("open gguf");
+    let model = Model::load(&file, &Device::Cpu).expect("load");
+    let tokens = prompt(model.config().vocab_size, 0);
+    let mut cache = model.new_cache();
+    let mut group = c.benchmark_group("decode");
+    group.sample_size(20).warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(5));
+    group.throughput(Throughput::Elements(1));
+    forward(
+        &model,
+        &mut [SeqBatch {
+            tokens: &tokens,
+            cache: &mut cache,
+        }],
+    );
+    group.bench_function("gemma3_pos128", |b| {
+        b.iter(|| {
+            cache.truncate(PROMPT);
+            forward(
+                &model,
+                &mut [SeqBatch {
+                    tokens: &[42],
+                    cache: &mut cache,
+                }],
+            );
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

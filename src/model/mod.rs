@@ -3,45 +3,43 @@
 //! Never imports tokio or axum. The engine calls [`Model::forward`] on its own thread with a
 //! packed batch of token runs from several sequences, each at its own position, each with
 //! its own [`KvCache`].
+//!
+//! One pass: embed all packed tokens → per block, projections and MLP run once over every
+//! token (weights are read once per step), attention runs per sequence against its cache
+//! → only each sequence's last row goes through the vocabulary projection.
+//!
+//! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]).
+//!
+//! On CPU a sequence's logits are bit-for-bit the same whatever else shares the pass and
+//! however its prompt was chunked: every op is row-independent (attention has its own
+//! kernel for that, `attention_cpu`), which matters because these small quantized models
+//! turn last-bit differences into different greedy tokens. Weights in 32-wide block types
+//! are re-encoded at load for candle's fast kernels (`cpu_layout`).
 
+mod attention;
+mod attention_cpu;
+pub mod config;
+mod cpu_layout;
+mod decoder;
 mod error;
+mod feed_forward;
 pub mod gguf;
+mod kv_cache;
+mod rope;
+mod weights;
 
+pub use config::ModelConfig;
 pub use error::ModelError;
 pub use gguf::GgufFile;
+pub use kv_cache::KvCache;
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
-/// Hyper-parameters read from GGUF metadata.
-#[derive(Debug, Clone)]
-pub struct ModelConfig {
-    pub architecture: String,
-    pub context_length: usize,
-    pub embedding_length: usize,
-    pub block_count: usize,
-    pub vocab_size: usize,
-}
-
-/// Per-sequence attention cache (one K and V per layer). Lives outside the model.
-pub struct KvCache {
-    len: usize,
-}
-
-impl KvCache {
-    /// Positions already stored: the next token fed is at this position.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Forget every position from `len` on (prefix reuse keeps the rest).
-    pub fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
-    }
-}
+use attention::Span;
+use decoder::{Block, Ropes};
+use kv_cache::CacheLayout;
+use rope::Rope;
+use weights::{Embedding, Linear, RmsNorm, WeightReader};
 
 /// One sequence's part of a packed batch: new tokens appended at `cache.len()`.
 pub struct SeqBatch<'a> {
@@ -53,13 +51,79 @@ pub struct SeqBatch<'a> {
 pub struct Model {
     config: ModelConfig,
     device: Device,
+    /// dtype of activations and of the KV cache. Matmul weights stay quantized.
+    dtype: DType,
+    token_embd: Embedding,
+    blocks: Vec<Block>,
+    output_norm: RmsNorm,
+    /// `output.weight`, or the embedding table itself when the model ties them.
+    output: Linear,
+    rope_global: Rope,
+    /// Gemma 3's sliding-window layers rotate with their own base.
+    rope_local: Option<Rope>,
 }
 
 impl Model {
     pub fn load(file: &GgufFile, device: &Device) -> Result<Self, ModelError> {
-        let _ = file;
-        let _ = device;
-        Err(ModelError::Unsupported("not implemented yet".into()))
+        let config = ModelConfig::from_gguf(file)?;
+        // f32 everywhere for now; f16/bf16 activations on CUDA are a later step.
+        let dtype = DType::F32;
+        let mut w = WeightReader::open(file, device, dtype)?;
+        let (vocab, hidden) = (config.vocab_size, config.embedding_length);
+
+        let token_embd = w.qtensor("token_embd.weight", &[vocab, hidden])?;
+        if hidden % token_embd.dtype().block_size() != 0 {
+            return Err(ModelError::Unsupported(format!(
+                "embedding width {hidden} with {:?} blocks",
+                token_embd.dtype()
+            )));
+        }
+        // Tied models project onto the embedding table: prepare it once and share it.
+        let (token_embd, output) = match w.contains("output.weight") {
+            true => (
+                Embedding::new(token_embd, hidden),
+                w.linear("output", vocab, hidden)?,
+            ),
+            false => {
+                let table = cpu_layout::prepare(token_embd)?;
+                let embedding = Embedding::new(table.weight.clone(), hidden);
+                (embedding, Linear::from_prepared(table, None, dtype)?)
+            }
+        };
+        let rope_factors = match w.dense_opt("rope_freqs.weight", &[config.rope_dims / 2])? {
+            Some(t) => Some(t.to_dtype(DType::F32)?.to_vec1::<f32>()?),
+            None => None,
+        };
+        let rope_global = Rope::new(
+            config.rope_base,
+            config.rope_dims,
+            config.rope_freq_scale,
+            rope_factors.as_deref(),
+            config.rope_style,
+        );
+        let rope_local = config.layer_is_local.iter().any(|&l| l).then(|| {
+            Rope::new(
+                config.rope_base_local,
+                config.rope_dims,
+                1.0,
+                None,
+                config.rope_style,
+            )
+        });
+        let blocks = (0..config.block_count)
+            .map(|layer| Block::load(&mut w, &config, layer))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self {
+            output_norm: w.rms_norm("output_norm.weight", hidden, config.rms_eps)?,
+            config,
+            device: device.clone(),
+            dtype,
+            token_embd,
+            blocks,
+            output,
+            rope_global,
+            rope_local,
+        })
     }
 
     pub fn config(&self) -> &ModelConfig {
@@ -70,16 +134,134 @@ impl Model {
         &self.device
     }
 
+    /// dtype of activations and KV cache.
+    pub fn activation_dtype(&self) -> DType {
+        self.dtype
+    }
+
     pub fn new_cache(&self) -> KvCache {
-        KvCache { len: 0 }
+        KvCache::new(self.cache_layout(), self.device.clone())
+    }
+
+    /// Bytes of KV cache one position takes, over all layers.
+    pub fn kv_bytes_per_token(&self) -> usize {
+        let c = &self.config;
+        2 * c.block_count * c.head_count_kv * c.head_dim * self.dtype.size_in_bytes()
+    }
+
+    fn cache_layout(&self) -> CacheLayout {
+        CacheLayout {
+            layers: self.config.block_count,
+            kv_heads: self.config.head_count_kv,
+            head_dim: self.config.head_dim,
+            dtype: self.dtype,
+        }
     }
 
     /// Runs every sequence's new tokens through the network in one pass, appends their keys
     /// and values to each sequence's cache, and returns the logits of each sequence's last
     /// token: a `[batch.len(), vocab]` f32 tensor on the model's device.
+    ///
+    /// On error no cache changes length.
     pub fn forward(&self, batch: &mut [SeqBatch<'_>]) -> Result<Tensor, ModelError> {
-        let _ = batch;
-        Err(ModelError::Unsupported("not implemented yet".into()))
+        let spans = self.check_batch(batch)?;
+        for seq in batch.iter_mut() {
+            seq.cache.reserve(seq.tokens.len())?;
+        }
+        // On CPU, candle's pinned thread pool: a no-op when the caller already installed it.
+        let logits = self
+            .device
+            .with_context(|| self.forward_packed(batch, &spans))?;
+        for (seq, span) in batch.iter_mut().zip(&spans) {
+            seq.cache.advance(span.len);
+        }
+        Ok(logits)
+    }
+
+    /// Validates the batch and lays its sequences out one after another.
+    fn check_batch(&self, batch: &[SeqBatch<'_>]) -> Result<Vec<Span>, ModelError> {
+        if batch.is_empty() {
+            return Err(ModelError::Format(
+                "forward called with an empty batch".into(),
+            ));
+        }
+        let layout = self.cache_layout();
+        let mut spans = Vec::with_capacity(batch.len());
+        let mut start = 0;
+        for (i, seq) in batch.iter().enumerate() {
+            seq.cache.check_layout(&layout, &self.device)?;
+            let (len, pos) = (seq.tokens.len(), seq.cache.len());
+            if len == 0 {
+                return Err(ModelError::Format(format!(
+                    "sequence {i} has no new tokens"
+                )));
+            }
+            if pos + len > self.config.context_length {
+                return Err(ModelError::Format(format!(
+                    "sequence {i} needs {} positions, context length is {}",
+                    pos + len,
+                    self.config.context_length
+                )));
+            }
+            if let Some(&t) = seq
+                .tokens
+                .iter()
+                .find(|&&t| t as usize >= self.config.vocab_size)
+            {
+                return Err(ModelError::Format(format!(
+                    "token {t} is outside the vocabulary ({})",
+                    self.config.vocab_size
+                )));
+            }
+            spans.push(Span { start, len, pos });
+            start += len;
+        }
+        Ok(spans)
+    }
+
+    fn forward_packed(
+        &self,
+        batch: &mut [SeqBatch<'_>],
+        spans: &[Span],
+    ) -> Result<Tensor, ModelError> {
+        let ids: Vec<u32> = batch
+            .iter()
+            .flat_map(|s| s.tokens.iter().copied())
+            .collect();
+        let positions: Vec<usize> = spans.iter().flat_map(|s| s.pos..s.pos + s.len).collect();
+        let ids = Tensor::new(ids.as_slice(), &self.device)?;
+
+        let mut x = self.token_embd.forward(&ids)?.to_dtype(DType::F32)?;
+        if let Some(scale) = self.config.embedding_scale {
+            x = (x * scale)?;
+        }
+        let mut x = x.to_dtype(self.dtype)?;
+
+        let ropes = Ropes {
+            global: (
+                &self.rope_global,
+                self.rope_global
+                    .tables(&positions, &self.device, self.dtype)?,
+            ),
+            local: match &self.rope_local {
+                Some(rope) => Some((rope, rope.tables(&positions, &self.device, self.dtype)?)),
+                None => None,
+            },
+        };
+        for block in &self.blocks {
+            x = block.forward(&x, spans, batch, &ropes)?;
+        }
+
+        // Only each sequence's last token needs logits: the vocabulary projection is the
+        // largest matmul of the model (262k rows for Gemma 3).
+        let last: Vec<u32> = spans.iter().map(|s| (s.start + s.len - 1) as u32).collect();
+        let last = Tensor::new(last.as_slice(), &self.device)?;
+        let x = self.output_norm.forward(&x.index_select(&last, 0)?)?;
+        let logits = self.output.forward(&x)?.to_dtype(DType::F32)?;
+        match self.config.final_logit_softcap {
+            Some(cap) => Ok(((logits / cap)?.tanh()? * cap)?),
+            None => Ok(logits),
+        }
     }
 }
 

@@ -1,0 +1,50 @@
+//! The gated MLP of a decoder block: `down(act(gate(x)) * up(x))`.
+
+use candle_core::Tensor;
+
+use super::config::{Family, ModelConfig};
+use super::weights::{Linear, WeightReader};
+use super::ModelError;
+
+/// Gate activation. Gemma uses tanh-approximated GELU (llama.cpp `LLM_FFN_GELU`); the
+/// rest SiLU. candle-transformers' quantized Gemma 3 gets this wrong.
+#[derive(Debug, Clone, Copy)]
+enum Activation {
+    Silu,
+    GeluTanh,
+}
+
+/// `blk.N.ffn_{gate,up,down}`.
+pub(crate) struct FeedForward {
+    ffn_gate: Linear,
+    ffn_up: Linear,
+    ffn_down: Linear,
+    activation: Activation,
+}
+
+impl FeedForward {
+    pub fn load(w: &mut WeightReader, cfg: &ModelConfig, layer: usize) -> Result<Self, ModelError> {
+        let p = format!("blk.{layer}");
+        let (hidden, ff) = (cfg.embedding_length, cfg.feed_forward_length);
+        Ok(Self {
+            ffn_gate: w.linear(&format!("{p}.ffn_gate"), ff, hidden)?,
+            ffn_up: w.linear(&format!("{p}.ffn_up"), ff, hidden)?,
+            ffn_down: w.linear(&format!("{p}.ffn_down"), hidden, ff)?,
+            activation: match cfg.family {
+                Family::Gemma3 => Activation::GeluTanh,
+                Family::Llama | Family::Qwen2 | Family::Qwen3 => Activation::Silu,
+            },
+        })
+    }
+
+    /// `x`: `[tokens, hidden]` → `[tokens, hidden]`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let gate = self.ffn_gate.forward(x)?;
+        let gate = match self.activation {
+            Activation::Silu => candle_nn::ops::silu(&gate)?,
+            Activation::GeluTanh => gate.gelu()?,
+        };
+        let up = self.ffn_up.forward(x)?;
+        self.ffn_down.forward(&(gate * up)?)
+    }
+}

@@ -1,0 +1,184 @@
+//! Reading tensors out of a GGUF file, and the two weight wrappers every layer uses.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::sync::Arc;
+
+use candle_core::quantized::{QMatMul, QTensor};
+use candle_core::{DType, Device, Module, Tensor};
+
+use super::cpu_layout::{self, Prepared};
+use super::{GgufFile, ModelError};
+
+/// Reads named tensors from a GGUF file onto a device, with errors that name the tensor.
+pub(crate) struct WeightReader<'a> {
+    file: &'a GgufFile,
+    reader: BufReader<File>,
+    device: &'a Device,
+    /// Activation dtype: what norms, biases and unquantized weights are converted to.
+    dtype: DType,
+}
+
+impl<'a> WeightReader<'a> {
+    pub fn open(file: &'a GgufFile, device: &'a Device, dtype: DType) -> Result<Self, ModelError> {
+        let handle = File::open(&file.path).map_err(|e| ModelError::Io(file.path.clone(), e))?;
+        Ok(Self {
+            file,
+            reader: BufReader::new(handle),
+            device,
+            dtype,
+        })
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.file.content.tensor_infos.contains_key(name)
+    }
+
+    /// The tensor as stored (quantized or not), shape checked against `dims` (row-major).
+    pub fn qtensor(&mut self, name: &str, dims: &[usize]) -> Result<Arc<QTensor>, ModelError> {
+        if !self.contains(name) {
+            return Err(ModelError::Format(format!("missing tensor {name}")));
+        }
+        let tensor = self
+            .file
+            .content
+            .tensor(&mut self.reader, name, self.device)
+            .map_err(|e| ModelError::Format(format!("tensor {name}: {e}")))?;
+        if tensor.shape().dims() != dims {
+            return Err(ModelError::Format(format!(
+                "tensor {name} has shape {:?}, expected {dims:?}",
+                tensor.shape().dims()
+            )));
+        }
+        Ok(Arc::new(tensor))
+    }
+
+    /// A dense tensor in the activation dtype (norm weights, biases, rope factors).
+    pub fn dense(&mut self, name: &str, dims: &[usize]) -> Result<Tensor, ModelError> {
+        let q = self.qtensor(name, dims)?;
+        Ok(q.dequantize(self.device)?.to_dtype(self.dtype)?)
+    }
+
+    pub fn dense_opt(&mut self, name: &str, dims: &[usize]) -> Result<Option<Tensor>, ModelError> {
+        match self.contains(name) {
+            true => self.dense(name, dims).map(Some),
+            false => Ok(None),
+        }
+    }
+
+    /// A projection `[out, in]` with an optional `.bias` next to it.
+    pub fn linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear, ModelError> {
+        let weight = self.qtensor(&format!("{prefix}.weight"), &[out, inp])?;
+        let bias = self.dense_opt(&format!("{prefix}.bias"), &[out])?;
+        Linear::new(weight, bias, self.dtype)
+    }
+
+    pub fn rms_norm(&mut self, name: &str, dim: usize, eps: f64) -> Result<RmsNorm, ModelError> {
+        Ok(RmsNorm {
+            weight: self.dense(name, &[dim])?,
+            eps: eps as f32,
+        })
+    }
+
+    pub fn rms_norm_opt(
+        &mut self,
+        name: &str,
+        dim: usize,
+        eps: f64,
+    ) -> Result<Option<RmsNorm>, ModelError> {
+        match self.contains(name) {
+            true => self.rms_norm(name, dim, eps).map(Some),
+            false => Ok(None),
+        }
+    }
+}
+
+/// `x W^T + b` with `W` kept quantized: the matmul kernels read it directly.
+pub(crate) struct Linear {
+    weight: QMatMul,
+    bias: Option<Tensor>,
+    /// Zero columns [`cpu_layout`] appended to `W`; inputs are padded to match.
+    pad_k: usize,
+    /// Inputs with fewer rows are zero-padded (see [`Prepared::min_rows`]).
+    min_rows: usize,
+}
+
+impl Linear {
+    pub fn new(
+        weight: Arc<QTensor>,
+        bias: Option<Tensor>,
+        dtype: DType,
+    ) -> Result<Self, ModelError> {
+        Self::from_prepared(cpu_layout::prepare(weight)?, bias, dtype)
+    }
+
+    pub fn from_prepared(
+        prepared: Prepared,
+        bias: Option<Tensor>,
+        dtype: DType,
+    ) -> Result<Self, ModelError> {
+        let weight = match QMatMul::from_arc(prepared.weight)? {
+            // F32/F16/BF16 weights come back dequantized; match them to the activations.
+            QMatMul::Tensor(w) | QMatMul::TensorF16(w) => QMatMul::Tensor(w.to_dtype(dtype)?),
+            q => q,
+        };
+        Ok(Self {
+            weight,
+            bias,
+            pad_k: prepared.pad_k,
+            min_rows: prepared.min_rows,
+        })
+    }
+
+    /// `x`: `[tokens, in]` → `[tokens, out]`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let rows = x.dim(0)?;
+        let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k, self.min_rows)?;
+        let y = self.weight.forward(&x)?;
+        let y = match y.dim(0)? == rows {
+            true => y,
+            false => y.narrow(0, 0, rows)?,
+        };
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+/// Token embedding lookup on the quantized table: only the looked-up rows are dequantized
+/// (Gemma 3's 262144-row table would take 670 MB as f32).
+pub(crate) struct Embedding {
+    table: Arc<QTensor>,
+    /// Model width; the table may carry zero padding columns beyond it.
+    width: usize,
+}
+
+impl Embedding {
+    pub fn new(table: Arc<QTensor>, width: usize) -> Self {
+        Self { table, width }
+    }
+
+    /// `ids`: `[tokens]` u32 → `[tokens, width]` f32.
+    pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let rows = self.table.embedding(ids)?;
+        match rows.dim(1)? == self.width {
+            true => Ok(rows),
+            false => rows.narrow(1, 0, self.width),
+        }
+    }
+}
+
+/// RMSNorm as llama.cpp computes it: `x / rms(x) * w`. Gemma's `1 + w` is already folded
+/// into the GGUF weights by the converter, so every family uses the same formula.
+pub(crate) struct RmsNorm {
+    weight: Tensor,
+    eps: f32,
+}
+
+impl RmsNorm {
+    /// Normalizes over the last dimension of a contiguous tensor of any rank.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        candle_nn::ops::rms_norm(&x.contiguous()?, &self.weight, self.eps)
+    }
+}
