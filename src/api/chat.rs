@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{KeepAlive, Metrics};
+use super::Metrics;
 
 /// `POST /api/chat`.
 #[derive(Debug, Default, Deserialize)]
@@ -13,7 +13,8 @@ pub struct ChatRequest {
     pub stream: Option<bool>,
     pub format: Option<Value>,
     pub options: Option<Map<String, Value>>,
-    pub keep_alive: Option<KeepAlive>,
+    /// Parsed by [`super::KeepAlive::from_request`] so its error text is Ollama's, unadorned.
+    pub keep_alive: Option<Value>,
     pub think: Option<Value>,
     pub truncate: Option<bool>,
     pub logprobs: Option<bool>,

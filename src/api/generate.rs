@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{KeepAlive, Metrics};
+use super::Metrics;
 
 /// `POST /api/generate`.
 #[derive(Debug, Default, Deserialize)]
@@ -18,7 +18,8 @@ pub struct GenerateRequest {
     pub format: Option<Value>,
     pub images: Option<Vec<String>>,
     pub options: Option<Map<String, Value>>,
-    pub keep_alive: Option<KeepAlive>,
+    /// Parsed by [`super::KeepAlive::from_request`] so its error text is Ollama's, unadorned.
+    pub keep_alive: Option<Value>,
     pub think: Option<Value>,
     pub truncate: Option<bool>,
     pub logprobs: Option<bool>,

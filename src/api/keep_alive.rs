@@ -44,6 +44,14 @@ impl KeepAlive {
         }
     }
 
+    /// A request's `keep_alive` field: absent or null means the server default (`None`).
+    pub fn from_request(value: Option<&Value>) -> Result<Option<Self>, String> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => Self::parse_value(v).map(Some),
+        }
+    }
+
     pub fn is_zero(&self) -> bool {
         matches!(self, Self::For(d) if d.is_zero())
     }

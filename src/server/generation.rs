@@ -84,11 +84,12 @@ pub async fn collect(
 }
 
 /// `keep_alive` for the registry: `None` = server default, `Some(None)` = forever.
-pub fn keep_alive(k: Option<KeepAlive>) -> Option<Option<std::time::Duration>> {
-    k.map(|k| match k {
+pub fn keep_alive(value: Option<&Value>) -> Result<Option<Option<std::time::Duration>>, ApiError> {
+    let parsed = KeepAlive::from_request(value).map_err(ApiError::BadRequest)?;
+    Ok(parsed.map(|k| match k {
         KeepAlive::For(d) => Some(d),
         KeepAlive::Forever => None,
-    })
+    }))
 }
 
 /// Features that later work adds answer a clear error now, never a fake success.

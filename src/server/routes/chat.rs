@@ -35,7 +35,7 @@ pub async fn chat(
         top_logprobs: req.top_logprobs,
     }
     .check()?;
-    let keep_alive = keep_alive(req.keep_alive);
+    let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
     if req.messages.is_empty() {
         let reason = if keep_alive == Some(Some(std::time::Duration::ZERO)) {
