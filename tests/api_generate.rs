@@ -45,7 +45,7 @@ fn greedy(n: u64) -> Value {
 async fn generate_streams_ndjson_and_matches_non_streamed() {
     let base = TestServer::default().spawn(&["smollm2"]).await;
     let url = format!("{base}/api/generate");
-    let body = json!({"model": "smollm2", "prompt": "What is the capital of France?", "options": greedy(12)});
+    let body = json!({"model": "smollm2", "prompt": "What is the capital of France?", "options": greedy(32)});
     let r = post(&url, body.clone()).await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["content-type"], "application/x-ndjson");
@@ -58,17 +58,19 @@ async fn generate_streams_ndjson_and_matches_non_streamed() {
         .iter()
         .all(|c| c["model"] == "smollm2" && c["created_at"].is_string()));
     assert_eq!(last["done"], true);
-    assert_eq!(last["done_reason"], "length");
+    // SmolLM2 answers in a few tokens and ends its turn: reason "stop".
+    assert_eq!(last["done_reason"], "stop");
     assert_eq!(last["response"], "");
     for m in METRICS {
         assert!(last[m].as_u64().is_some(), "final chunk lacks {m}: {last}");
     }
-    assert_eq!(last["eval_count"], 12);
+    let eval_count = last["eval_count"].as_u64().expect("eval_count");
+    assert!(eval_count > 0 && eval_count < 32, "{eval_count}");
     assert!(last["prompt_eval_count"].as_u64().expect("count") > 5);
     let context = last["context"].as_array().expect("context");
     assert_eq!(
         context.len() as u64,
-        last["prompt_eval_count"].as_u64().expect("n") + 12
+        last["prompt_eval_count"].as_u64().expect("n") + eval_count
     );
     let streamed: String = chunks
         .iter()
@@ -107,6 +109,7 @@ async fn generate_streams_ndjson_and_matches_non_streamed() {
     let raw: Value = r.json().await.expect("json");
     assert!(raw.get("context").is_none(), "{raw}");
     assert_eq!(raw["eval_count"], 4);
+    assert_eq!(raw["done_reason"], "length", "num_predict reached");
 }
 
 #[tokio::test(flavor = "multi_thread")]
