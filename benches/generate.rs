@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use candle_core::Device;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
+use rollama::model::{GgufFile, KvCache, LoadOptions, Model, SeqBatch};
 
 const PROMPT: usize = 128;
 
@@ -39,7 +39,19 @@ fn bench(c: &mut Criterion) {
         candle_core::utils::get_num_threads()
     );
     let file = GgufFile::open(&model_path("smollm2")).expect("open gguf");
-    let model = Model::load(&file, &Device::Cpu).expect("load");
+    // The default (llama.cpp-faithful) weights, then `--cpu-requantize`'s padded Q8_0.
+    for (tag, requantize) in [("", false), ("_requant", true)] {
+        let opts = LoadOptions {
+            cpu_requantize: requantize,
+        };
+        let model = Model::load_with(&file, &Device::Cpu, &opts).expect("load");
+        smollm2(c, &model, tag);
+    }
+    gemma3(c);
+}
+
+fn smollm2(c: &mut Criterion, model: &Model, tag: &str) {
+    let model = model;
     let vocab = model.config().vocab_size;
 
     let mut group = c.benchmark_group("prefill");
@@ -48,7 +60,7 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(PROMPT as u64));
     let tokens = prompt(vocab, 0);
     let mut cache = model.new_cache();
-    group.bench_function("smollm2_128", |b| {
+    group.bench_function(format!("smollm2_128{tag}"), |b| {
         b.iter(|| {
             cache.truncate(0);
             forward(
@@ -73,7 +85,7 @@ fn bench(c: &mut Criterion) {
             cache: &mut cache,
         }],
     );
-    group.bench_function("smollm2_pos128", |b| {
+    group.bench_function(format!("smollm2_pos128{tag}"), |b| {
         b.iter(|| {
             cache.truncate(PROMPT);
             forward(
@@ -99,7 +111,7 @@ fn bench(c: &mut Criterion) {
         );
     }
     group.throughput(Throughput::Elements(4));
-    group.bench_function("smollm2_4seq_pos128", |b| {
+    group.bench_function(format!("smollm2_4seq_pos128{tag}"), |b| {
         b.iter(|| {
             let mut batch: Vec<SeqBatch> = caches
                 .iter_mut()
@@ -115,7 +127,9 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+}
 
+fn gemma3(c: &mut Criterion) {
     // Gemma 3: sliding-window layers and the 262144-row tied vocabulary projection.
     let file = GgufFile::open(&model_path("gemma3")).expect("open gguf");
     let model = Model::load(&file, &Device::Cpu).expect("load");

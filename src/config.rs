@@ -55,6 +55,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OLLAMA_CONTEXT_LENGTH", default_value_t = crate::engine::DEFAULT_NUM_CTX)]
     pub context_length: usize,
 
+    /// Re-encode 32-block weights (Q4_0/Q4_1/Q5_x/Q8_0) as padded Q8_0 for candle's fast CPU
+    /// kernels: faster on small models, more memory, logits further from llama.cpp's.
+    #[arg(long, env = "ROLLAMA_CPU_REQUANTIZE")]
+    pub cpu_requantize: bool,
+
     /// The Ollama version `/api/version` reports (clients gate features on it).
     #[arg(long, env = "ROLLAMA_OLLAMA_VERSION", default_value = "0.12.6")]
     pub ollama_version: String,

@@ -6,6 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 use rollama::config::{Cli, Command};
 use rollama::engine::{EngineConfig, Registry, RegistryConfig};
+use rollama::model::LoadOptions;
 use rollama::server::{self, AppState};
 use rollama::store::ModelStore;
 
@@ -27,6 +28,9 @@ async fn main() -> anyhow::Result<()> {
                 ..EngineConfig::default()
             },
             device,
+            load: LoadOptions {
+                cpu_requantize: args.cpu_requantize,
+            },
         },
     );
     let listener = tokio::net::TcpListener::bind(addr)

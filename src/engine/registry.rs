@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use candle_core::Device;
 
 use super::{EngineConfig, EngineError, EngineHandle, PromptModel};
-use crate::model::{GgufFile, Model};
+use crate::model::{GgufFile, LoadOptions, Model};
 use crate::store::{ModelStore, StoredModel};
 use crate::text::Tokenizer;
 
@@ -21,6 +21,7 @@ pub struct RegistryConfig {
     pub default_num_ctx: usize,
     pub engine: EngineConfig,
     pub device: Device,
+    pub load: LoadOptions,
 }
 
 /// A model ready to serve: engine thread, tokenizer, template, and facts for the API.
@@ -269,7 +270,7 @@ fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, Eng
         file.get_str("tokenizer.chat_template"),
         &architecture,
     )?;
-    let model = Model::load(&file, &config.device)?;
+    let model = Model::load_with(&file, &config.device, &config.load)?;
     let context_length = model.config().context_length;
     drop(file);
     let engine = EngineHandle::start(model, tokenizer, config.engine.clone())?;

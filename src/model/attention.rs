@@ -5,6 +5,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::attention_cpu::CausalAttention;
 use super::config::ModelConfig;
+use super::kv_cache::f16_precision;
 use super::rope::{Rope, RopeTables};
 use super::weights::{Linear, RmsNorm, WeightReader};
 use super::{ModelError, SeqBatch};
@@ -154,6 +155,8 @@ impl Attention {
                 from,
                 window: self.window,
             };
+            // llama.cpp multiplies f16 K by Q converted to f16: round Q the same way.
+            let q = f16_precision(&q)?;
             return Ok(q.contiguous()?.apply_op3_no_bwd(&keys, &values, &op)?);
         }
         let kv_len = keys.dim(1)?;

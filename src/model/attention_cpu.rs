@@ -101,14 +101,15 @@ impl CausalAttention {
             *s = (*s - max).exp();
             sum += *s;
         }
+        // Normalized probabilities at f16 precision: llama.cpp feeds them to its f16 V matmul.
+        for s in scores.iter_mut() {
+            *s = half_round(*s / sum);
+        }
         out.fill(0.0);
         for (j, p) in (lo..hi).zip(&scores) {
             for (o, x) in out.iter_mut().zip(v.row(g, j, d)) {
                 *o += p * x;
             }
-        }
-        for o in out.iter_mut() {
-            *o /= sum;
         }
     }
 }
@@ -167,5 +168,30 @@ impl CustomOp3 for CausalAttention {
             }
         }
         Ok((CpuStorage::F32(dst), Shape::from((n, heads * d))))
+    }
+}
+
+/// f32 rounded to f16 precision (to nearest, ties to even) for values in f16's normal
+/// range, which is all that matters for probabilities that are summed.
+fn half_round(x: f32) -> f32 {
+    let bits = x.to_bits();
+    let lsb = (bits >> 13) & 1;
+    f32::from_bits(bits.wrapping_add(0x0FFF + lsb) & !0x1FFF)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::half_round;
+
+    #[test]
+    fn rounds_like_f16() {
+        for x in [0.1f32, 0.3333, 1.0, 0.999_9, 123.456, 1e-3] {
+            let want = candle_core::Tensor::new(&[x], &candle_core::Device::Cpu)
+                .and_then(|t| t.to_dtype(candle_core::DType::F16))
+                .and_then(|t| t.to_dtype(candle_core::DType::F32))
+                .and_then(|t| t.to_vec1::<f32>())
+                .expect("convert");
+            assert_eq!(half_round(x), want[0], "{x}");
+        }
     }
 }

@@ -8,7 +8,11 @@
 //! 2-core AVX-512 machine, a 128×576×1536 matmul takes 55 ms as Q4_1, 12 ms as Q8_0 and
 //! 3.5 ms as Q8_0 zero-padded to k = 768.
 //!
-//! So on CPU every 32-block weight becomes Q8_0 (8-bit steps, finer than the 4/5-bit source:
+//! This is opt-in ([`super::LoadOptions::cpu_requantize`], `--cpu-requantize`): it changes
+//! the numbers (Q8_0 weights, activations quantized per 256 instead of llama.cpp's Q8_1
+//! per 32), and measurably moves logits away from llama.cpp's on the same file (SmolLM2's
+//! first-step logits: 0.49 apart without it, 1.09 with it). When enabled,
+//! on CPU every 32-block weight becomes Q8_0 (8-bit steps, finer than the 4/5-bit source:
 //! values barely move) zero-padded along `k` to a multiple of 256; the activations are
 //! padded to match in [`super::weights::Linear::forward`]. Zero columns add nothing to the
 //! dot products. The cost is memory: up to 8.5 bits per weight instead of 4.5–5.5.
@@ -41,7 +45,7 @@ pub(crate) struct Prepared {
     pub min_rows: usize,
 }
 
-pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
+pub(crate) fn prepare(weight: Arc<QTensor>, requantize: bool) -> Result<Prepared, ModelError> {
     let device = weight.device();
     let dtype = weight.dtype();
     let min_rows = match device.is_cpu() && dtype == GgmlDType::Q6K {
@@ -59,7 +63,7 @@ pub(crate) fn prepare(weight: Arc<QTensor>) -> Result<Prepared, ModelError> {
         dtype,
         GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_0
     );
-    if !device.is_cpu() || !block32 {
+    if !requantize || !device.is_cpu() || !block32 {
         return keep(weight);
     }
     let (n, k) = weight.shape().dims2()?;

@@ -17,17 +17,30 @@ pub(crate) struct WeightReader<'a> {
     device: &'a Device,
     /// Activation dtype: what norms, biases and unquantized weights are converted to.
     dtype: DType,
+    /// Re-encode weights for candle's fast CPU kernels (see `cpu_layout`).
+    requantize: bool,
 }
 
 impl<'a> WeightReader<'a> {
-    pub fn open(file: &'a GgufFile, device: &'a Device, dtype: DType) -> Result<Self, ModelError> {
+    pub fn open(
+        file: &'a GgufFile,
+        device: &'a Device,
+        dtype: DType,
+        requantize: bool,
+    ) -> Result<Self, ModelError> {
         let handle = File::open(&file.path).map_err(|e| ModelError::Io(file.path.clone(), e))?;
         Ok(Self {
             file,
             reader: BufReader::new(handle),
             device,
             dtype,
+            requantize,
         })
+    }
+
+    /// Whether weights are re-encoded for candle's fast CPU kernels.
+    pub fn requantize(&self) -> bool {
+        self.requantize
     }
 
     pub fn contains(&self, name: &str) -> bool {
@@ -70,7 +83,8 @@ impl<'a> WeightReader<'a> {
     pub fn linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear, ModelError> {
         let weight = self.qtensor(&format!("{prefix}.weight"), &[out, inp])?;
         let bias = self.dense_opt(&format!("{prefix}.bias"), &[out])?;
-        Linear::new(weight, bias, self.dtype)
+        let prepared = cpu_layout::prepare(weight, self.requantize)?;
+        Linear::from_prepared(prepared, bias, self.dtype)
     }
 
     pub fn rms_norm(&mut self, name: &str, dim: usize, eps: f64) -> Result<RmsNorm, ModelError> {
@@ -104,14 +118,6 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    pub fn new(
-        weight: Arc<QTensor>,
-        bias: Option<Tensor>,
-        dtype: DType,
-    ) -> Result<Self, ModelError> {
-        Self::from_prepared(cpu_layout::prepare(weight)?, bias, dtype)
-    }
-
     pub fn from_prepared(
         prepared: Prepared,
         bias: Option<Tensor>,

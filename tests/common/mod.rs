@@ -98,6 +98,7 @@ impl TestServer {
                     fail_after_tokens: self.fail_after_tokens,
                 },
                 device: candle_core::Device::Cpu,
+                load: rollama::model::LoadOptions::default(),
             },
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
