@@ -24,17 +24,16 @@ use candle_core::{Device, Tensor};
 use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
 
 /// Largest logit shortfall of llama.cpp's token under our best that still counts as a tie.
-const NEAR_TIE: f32 = 0.75;
+const NEAR_TIE: f32 = 0.6;
 /// First-step logits of llama.cpp's top 5 must be this close to ours. Checked both as
 /// raw values and relative to the top logit (an offset shared by every logit does not
-/// change any probability); our CPU kernels quantize activations per 256 values (see
-/// `src/model/cpu_layout.rs`), which costs some of this budget.
+/// change any probability). Measured: SmolLM2 0.49 (relative 0.41), Gemma 3 0.67 (0.33).
 /// llama.cpp's own top-2 margin from which a step is not a near-tie.
 const ROBUST_MARGIN: f32 = 0.2;
 /// Tokens that must be identical on robust cases.
 const EXACT_PREFIX: usize = 16;
-const LOGIT_TOLERANCE: f32 = 1.25;
-const RELATIVE_TOLERANCE: f32 = 0.6;
+const LOGIT_TOLERANCE: f32 = 0.8;
+const RELATIVE_TOLERANCE: f32 = 0.5;
 
 fn load(name: &str) -> Model {
     let file = GgufFile::open(&common::model_path(name)).expect("open gguf");
