@@ -45,13 +45,12 @@ fn bench(c: &mut Criterion) {
             cpu_requantize: requantize,
         };
         let model = Model::load_with(&file, &Device::Cpu, &opts).expect("load");
-        smollm2(c, &model, tag);
+        smollm2(c, model, tag);
     }
     gemma3(c);
 }
 
-fn smollm2(c: &mut Criterion, model: &Model, tag: &str) {
-    let model = model;
+fn smollm2(c: &mut Criterion, model: Model, tag: &str) {
     let vocab = model.config().vocab_size;
 
     let mut group = c.benchmark_group("prefill");

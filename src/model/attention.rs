@@ -156,7 +156,7 @@ impl Attention {
                 window: self.window,
             };
             // llama.cpp multiplies f16 K by Q converted to f16: round Q the same way.
-            let q = f16_precision(&q)?;
+            let q = f16_precision(q)?;
             return Ok(q.contiguous()?.apply_op3_no_bwd(&keys, &values, &op)?);
         }
         let kv_len = keys.dim(1)?;

@@ -1,15 +1,16 @@
 //! What generate and chat share: validating the features we do not have yet, running a
 //! job on the engine, and turning its events into pieces that each route frames its way.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
+use super::ndjson::ndjson_response;
 use crate::api::{KeepAlive, Metrics};
-use crate::engine::{Done, Event, Lease};
+use crate::engine::{Done, Event, Lease, Registry};
 
 /// One step of a generation, as the routes see it.
 pub enum Piece {
@@ -83,8 +84,35 @@ pub async fn collect(
     ))
 }
 
+/// A request with no prompt (or no messages): load the model, or with `keep_alive: 0`
+/// unload it. Returns the reply's `done_reason`.
+pub async fn load_or_unload(
+    registry: &Registry,
+    model: &str,
+    keep_alive: Option<Option<Duration>>,
+) -> Result<&'static str, ApiError> {
+    if keep_alive == Some(Some(Duration::ZERO)) {
+        registry.unload(model)?;
+        return Ok("unload");
+    }
+    drop(registry.acquire(model, keep_alive).await?);
+    Ok("load")
+}
+
+/// Streams pieces as NDJSON lines; an error ends the stream with an `{"error"}` line.
+pub fn ndjson_pieces<S, F>(stream: S, line: F) -> axum::response::Response
+where
+    S: Stream<Item = Piece> + Send + 'static,
+    F: Fn(Piece) -> Result<Value, serde_json::Error> + Send + 'static,
+{
+    ndjson_response(stream.map(move |piece| match piece {
+        Piece::Error(e) => serde_json::json!({ "error": e }),
+        piece => line(piece).unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+    }))
+}
+
 /// `keep_alive` for the registry: `None` = server default, `Some(None)` = forever.
-pub fn keep_alive(value: Option<&Value>) -> Result<Option<Option<std::time::Duration>>, ApiError> {
+pub fn keep_alive(value: Option<&Value>) -> Result<Option<Option<Duration>>, ApiError> {
     let parsed = KeepAlive::from_request(value).map_err(ApiError::BadRequest)?;
     Ok(parsed.map(|k| match k {
         KeepAlive::For(d) => Some(d),

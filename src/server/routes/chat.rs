@@ -4,15 +4,15 @@ use std::time::Instant;
 
 use axum::extract::State;
 use axum::response::Response;
-use futures::StreamExt;
 use serde_json::Value;
 
 use crate::api::{timestamp_now, ChatChunk, ChatRequest, Message};
 use crate::engine::{ChatPrompt, GenerateJob, GenerateOptions};
 use crate::server::error::ApiError;
-use crate::server::generation::{collect, keep_alive, pieces, Piece, Unsupported};
+use crate::server::generation::{
+    collect, keep_alive, load_or_unload, ndjson_pieces, pieces, Piece, Unsupported,
+};
 use crate::server::json::{ok_json, OllamaJson};
-use crate::server::ndjson::ndjson_response;
 use crate::server::AppState;
 
 pub async fn chat(
@@ -38,13 +38,7 @@ pub async fn chat(
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
     if req.messages.is_empty() {
-        let reason = if keep_alive == Some(Some(std::time::Duration::ZERO)) {
-            state.registry.unload(&req.model)?;
-            "unload"
-        } else {
-            drop(state.registry.acquire(&req.model, keep_alive).await?);
-            "load"
-        };
+        let reason = load_or_unload(&state.registry, &req.model, keep_alive).await?;
         return Ok(ok_json(&chunk(&req.model, String::new(), Some(reason))));
     }
 
@@ -93,7 +87,7 @@ pub async fn chat(
         reply.metrics = Some(metrics);
         return Ok(ok_json(&reply));
     }
-    let lines = stream.map(move |piece| match piece {
+    Ok(ndjson_pieces(stream, move |piece| match piece {
         Piece::Text(t) => serde_json::to_value(chunk(&name, t, None)),
         Piece::Done {
             reason, metrics, ..
@@ -103,8 +97,7 @@ pub async fn chat(
             serde_json::to_value(last)
         }
         Piece::Error(e) => Ok(serde_json::json!({ "error": e })),
-    });
-    Ok(ndjson_response(lines.map(|v| v.unwrap_or_default())))
+    }))
 }
 
 fn chunk(model: &str, content: String, done_reason: Option<&str>) -> ChatChunk {
