@@ -4,6 +4,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
+use rollama::engine::argmax;
 use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
 
 /// Greedy tokens generated per sequence.
@@ -35,16 +36,6 @@ fn prompts(name: &str) -> Vec<Vec<u32>> {
 
 fn rows(logits: &Tensor) -> Vec<Vec<f32>> {
     logits.to_vec2().expect("logits")
-}
-
-fn argmax(xs: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in xs.iter().enumerate() {
-        if x > xs[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 fn max_diff(a: &[f32], b: &[f32]) -> f32 {

@@ -21,6 +21,7 @@
 mod common;
 
 use candle_core::{Device, Tensor};
+use rollama::engine::argmax;
 use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
 
 /// Largest logit shortfall of llama.cpp's token under our best that still counts as a tie.
@@ -49,16 +50,6 @@ fn step(model: &Model, cache: &mut KvCache, tokens: &[u32]) -> Vec<f32> {
 
 fn row(logits: &Tensor, i: usize) -> Vec<f32> {
     logits.get(i).and_then(|r| r.to_vec1()).expect("logits row")
-}
-
-fn argmax(xs: &[f32]) -> u32 {
-    let mut best = 0;
-    for (i, &x) in xs.iter().enumerate() {
-        if x > xs[best] {
-            best = i;
-        }
-    }
-    best as u32
 }
 
 fn ids(v: &serde_json::Value) -> Vec<u32> {

@@ -17,7 +17,7 @@ pub use error::EngineError;
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{ChatPrompt, GeneratePrompt, PromptModel};
 pub use registry::{Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig};
-pub use sampling::Sampler;
+pub use sampling::{argmax, Sampler};
 pub use stop::{StopMatcher, StopOutcome};
 
 use std::sync::Arc;

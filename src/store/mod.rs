@@ -8,6 +8,7 @@ mod name;
 
 pub use name::ModelName;
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -36,22 +37,25 @@ pub enum StoreError {
     Io(PathBuf, std::io::Error),
 }
 
-/// A file's digest and the (size, mtime) it was computed for.
-type CachedDigest = (u64, SystemTime, String);
+/// A fact derived from a file (its digest, its GGUF details), with the (size, mtime) it
+/// was computed for.
+type Cached = (u64, SystemTime, Arc<dyn Any + Send + Sync>);
 
 /// Handle on the store directory; cheap to clone.
 #[derive(Clone)]
 pub struct ModelStore {
     dir: PathBuf,
-    /// sha256 of each file, keyed by path and (size, mtime): hashing a GGUF takes seconds.
-    digests: Arc<Mutex<HashMap<PathBuf, CachedDigest>>>,
+    /// Facts derived from each file, keyed by path and what they are, valid while the
+    /// file's (size, mtime) is unchanged: hashing a GGUF takes seconds, reading its header
+    /// (a 262k-token vocabulary for Gemma 3) a good part of one.
+    memo: Arc<Mutex<HashMap<(PathBuf, &'static str), Cached>>>,
 }
 
 impl ModelStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),
-            digests: Arc::default(),
+            memo: Arc::default(),
         }
     }
 
@@ -109,34 +113,53 @@ impl ModelStore {
 
     /// Hex sha256 of the model file (64 chars, no prefix), cached while the file is unchanged.
     pub fn digest(&self, model: &StoredModel) -> Result<String, StoreError> {
-        let key = (model.size, model.modified);
-        if let Ok(cache) = self.digests.lock() {
-            if let Some((size, modified, digest)) = cache.get(&model.path) {
-                if (*size, *modified) == key {
-                    return Ok(digest.clone());
+        self.memo(model, "sha256", || {
+            let io = |e| StoreError::Io(model.path.clone(), e);
+            let mut file = std::fs::File::open(&model.path).map_err(io)?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = file.read(&mut buf).map_err(io)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+            }
+            Ok(hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>())
+        })
+    }
+
+    /// `compute(model)` once per version of the file: the value is reused until the
+    /// file's size or mtime changes. `what` names the fact, so several share a file.
+    pub fn memo<T, E>(
+        &self,
+        model: &StoredModel,
+        what: &'static str,
+        compute: impl FnOnce() -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+    {
+        let key = (model.path.clone(), what);
+        let version = (model.size, model.modified);
+        if let Ok(memo) = self.memo.lock() {
+            if let Some((size, modified, value)) = memo.get(&key) {
+                if (*size, *modified) == version {
+                    if let Some(v) = value.downcast_ref::<T>() {
+                        return Ok(v.clone());
+                    }
                 }
             }
         }
-        let io = |e| StoreError::Io(model.path.clone(), e);
-        let mut file = std::fs::File::open(&model.path).map_err(io)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf).map_err(io)?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
+        let value = compute()?;
+        if let Ok(mut memo) = self.memo.lock() {
+            memo.insert(key, (version.0, version.1, Arc::new(value.clone())));
         }
-        let digest: String = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        if let Ok(mut cache) = self.digests.lock() {
-            cache.insert(model.path.clone(), (key.0, key.1, digest.clone()));
-        }
-        Ok(digest)
+        Ok(value)
     }
 }
 

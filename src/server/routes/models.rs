@@ -31,14 +31,13 @@ pub async fn tags(State(state): State<AppState>) -> Result<Response, ApiError> {
 }
 
 fn tag_entry(store: &ModelStore, m: StoredModel) -> Result<TagModel, ApiError> {
-    let file = GgufFile::open(&m.path).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(TagModel {
         name: m.name.clone(),
         model: m.name.clone(),
         modified_at: local_time(m.modified),
         size: m.size,
         digest: store.digest(&m)?,
-        details: details(&file),
+        details: cached_details(store, &m)?,
     })
 }
 
@@ -112,8 +111,6 @@ pub async fn ps(State(state): State<AppState>) -> Result<Response, ApiError> {
         loaded
             .into_iter()
             .map(|l| {
-                let file = GgufFile::open(&l.stored.path)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
                 // ~292 years, as Ollama shows a model kept forever.
                 let forever = SystemTime::now() + Duration::from_secs(292 * 365 * 24 * 3600);
                 let expires = if l.forever {
@@ -128,7 +125,7 @@ pub async fn ps(State(state): State<AppState>) -> Result<Response, ApiError> {
                     model: l.stored.name.clone(),
                     size: l.stored.size,
                     digest: store.digest(&l.stored)?,
-                    details: details(&file),
+                    details: cached_details(&store, &l.stored)?,
                     expires_at: local_time(expires),
                     size_vram: if on_gpu { l.stored.size } else { 0 },
                     context_length: num_ctx.min(l.context_length),
@@ -146,6 +143,14 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
+}
+
+/// `details` without re-reading the GGUF header on every `/api/tags` or `/api/ps`.
+fn cached_details(store: &ModelStore, m: &StoredModel) -> Result<ModelDetails, ApiError> {
+    store.memo(m, "details", || {
+        let file = GgufFile::open(&m.path).map_err(|e| ApiError::Internal(e.to_string()))?;
+        Ok(details(&file))
+    })
 }
 
 fn details(file: &GgufFile) -> ModelDetails {
