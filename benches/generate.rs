@@ -9,7 +9,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use candle_core::Device;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use rollama::model::{GgufFile, KvCache, LoadOptions, Model, SeqBatch};
 
 const PROMPT: usize = 128;
@@ -62,53 +63,16 @@ fn smollm2(c: &mut Criterion, model: Model, tag: &str) {
     group.bench_function(format!("smollm2_128{tag}"), |b| {
         b.iter(|| {
             cache.truncate(0);
-            forward(
-                &model,
-                &mut [SeqBatch {
-                    tokens: &tokens,
-                    cache: &mut cache,
-                }],
-            );
+            forward(&model, &mut [one(&tokens, &mut cache)]);
         })
     });
     group.finish();
 
-    let mut group = c.benchmark_group("decode");
-    group.sample_size(20).warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(5));
-    group.throughput(Throughput::Elements(1));
-    forward(
-        &model,
-        &mut [SeqBatch {
-            tokens: &tokens,
-            cache: &mut cache,
-        }],
-    );
-    group.bench_function(format!("smollm2_pos128{tag}"), |b| {
-        b.iter(|| {
-            cache.truncate(PROMPT);
-            forward(
-                &model,
-                &mut [SeqBatch {
-                    tokens: &[42],
-                    cache: &mut cache,
-                }],
-            );
-        })
-    });
+    let mut group = decode_group(c);
+    decode_one(&mut group, &format!("smollm2_pos128{tag}"), &model);
 
     // Four sequences decoding together: weights are read once for all of them.
-    let mut caches: Vec<KvCache> = (0..4).map(|_| model.new_cache()).collect();
-    for (i, cache) in caches.iter_mut().enumerate() {
-        let tokens = prompt(vocab, i);
-        forward(
-            &model,
-            &mut [SeqBatch {
-                tokens: &tokens,
-                cache,
-            }],
-        );
-    }
+    let mut caches: Vec<KvCache> = (0..4).map(|i| prefilled(&model, i)).collect();
     group.throughput(Throughput::Elements(4));
     group.bench_function(format!("smollm2_4seq_pos128{tag}"), |b| {
         b.iter(|| {
@@ -116,10 +80,7 @@ fn smollm2(c: &mut Criterion, model: Model, tag: &str) {
                 .iter_mut()
                 .map(|cache| {
                     cache.truncate(PROMPT);
-                    SeqBatch {
-                        tokens: &[42],
-                        cache,
-                    }
+                    one(&[42], cache)
                 })
                 .collect();
             forward(&model, &mut batch);
@@ -132,32 +93,40 @@ fn gemma3(c: &mut Criterion) {
     // Gemma 3: sliding-window layers and the 262144-row tied vocabulary projection.
     let file = GgufFile::open(&model_path("gemma3")).expect("open gguf");
     let model = Model::load(&file, &Device::Cpu).expect("load");
-    let tokens = prompt(model.config().vocab_size, 0);
+    let mut group = decode_group(c);
+    decode_one(&mut group, "gemma3_pos128", &model);
+    group.finish();
+}
+
+fn one<'a>(tokens: &'a [u32], cache: &'a mut KvCache) -> SeqBatch<'a> {
+    SeqBatch { tokens, cache }
+}
+
+/// A cache holding a `PROMPT`-token prompt (seeded by `seed`).
+fn prefilled(model: &Model, seed: usize) -> KvCache {
+    let tokens = prompt(model.config().vocab_size, seed);
     let mut cache = model.new_cache();
+    forward(model, &mut [one(&tokens, &mut cache)]);
+    cache
+}
+
+fn decode_group(c: &mut Criterion) -> BenchmarkGroup<'_, WallTime> {
     let mut group = c.benchmark_group("decode");
     group.sample_size(20).warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(5));
     group.throughput(Throughput::Elements(1));
-    forward(
-        &model,
-        &mut [SeqBatch {
-            tokens: &tokens,
-            cache: &mut cache,
-        }],
-    );
-    group.bench_function("gemma3_pos128", |b| {
+    group
+}
+
+/// One token decoded at position `PROMPT`, the cache rewound before each iteration.
+fn decode_one(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, model: &Model) {
+    let mut cache = prefilled(model, 0);
+    group.bench_function(name, |b| {
         b.iter(|| {
             cache.truncate(PROMPT);
-            forward(
-                &model,
-                &mut [SeqBatch {
-                    tokens: &[42],
-                    cache: &mut cache,
-                }],
-            );
+            forward(model, &mut [one(&[42], &mut cache)]);
         })
     });
-    group.finish();
 }
 
 criterion_group!(benches, bench);
