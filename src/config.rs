@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use crate::api::KeepAlive;
+use crate::engine::EngineConfig;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +24,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the Ollama HTTP API.
     Serve(ServeArgs),
+    /// Load-test a running server (rollama, Ollama or llama.cpp) with concurrent streams.
+    Bench(crate::loadgen::BenchArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -48,12 +51,30 @@ pub struct ServeArgs {
     pub max_queue: usize,
 
     /// Sequences a model decodes together in one step.
-    #[arg(long, env = "OLLAMA_NUM_PARALLEL", default_value_t = 4)]
+    #[arg(long, env = "OLLAMA_NUM_PARALLEL", default_value_t = crate::engine::DEFAULT_NUM_PARALLEL)]
     pub num_parallel: usize,
 
     /// Default context window (`num_ctx`) per request, clamped to the model's own.
     #[arg(long, env = "OLLAMA_CONTEXT_LENGTH", default_value_t = crate::engine::DEFAULT_NUM_CTX)]
     pub context_length: usize,
+
+    /// KV cache positions per model, shared by its running sequences (each reserves its
+    /// `num_ctx` before starting). Default: num_parallel × context_length.
+    #[arg(long, env = "ROLLAMA_KV_CACHE_TOKENS")]
+    pub kv_cache_tokens: Option<usize>,
+
+    /// KV positions of finished requests kept per model for prefix reuse (0 = off).
+    /// Default: 2 × context_length.
+    #[arg(long, env = "ROLLAMA_PREFIX_CACHE_TOKENS")]
+    pub prefix_cache_tokens: Option<usize>,
+
+    /// Prompt tokens computed per engine step; running streams wait at most one such step.
+    #[arg(long, env = "ROLLAMA_BATCH_TOKENS", default_value_t = 512)]
+    pub batch_tokens: usize,
+
+    /// Serve `GET /metrics` (Prometheus text: queue, slots, KV use, token counters).
+    #[arg(long, env = "ROLLAMA_METRICS")]
+    pub metrics: bool,
 
     /// Re-encode 32-block weights (Q4_0/Q4_1/Q5_x/Q8_0) as padded Q8_0 for candle's fast CPU
     /// kernels: faster on small models, more memory, logits further from llama.cpp's.
@@ -66,6 +87,20 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    pub fn engine_config(&self) -> EngineConfig {
+        let num_parallel = self.num_parallel.max(1);
+        EngineConfig {
+            max_queue: self.max_queue,
+            max_running: num_parallel,
+            max_batch_tokens: self.batch_tokens.max(1),
+            kv_tokens: self
+                .kv_cache_tokens
+                .unwrap_or(num_parallel * self.context_length),
+            prefix_cache_tokens: self.prefix_cache_tokens.unwrap_or(2 * self.context_length),
+            ..EngineConfig::default()
+        }
+    }
+
     pub fn bind_addr(&self) -> anyhow::Result<SocketAddr> {
         parse_host(&self.host)
     }

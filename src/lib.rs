@@ -10,10 +10,12 @@
 //! - [`store`]: the model store on disk (`NAME.gguf` → `NAME:latest`).
 //! - [`api`]: Ollama wire types.
 //! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
+//! - [`loadgen`]: `rollama bench`, an HTTP load generator (a client; uses none of the above).
 
 pub mod api;
 pub mod config;
 pub mod engine;
+pub mod loadgen;
 pub mod model;
 pub mod server;
 pub mod shutdown;

@@ -4,16 +4,24 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use rollama::config::{Cli, Command};
-use rollama::engine::{EngineConfig, Registry, RegistryConfig};
+use rollama::config::{Cli, Command, ServeArgs};
+use rollama::engine::{Registry, RegistryConfig};
 use rollama::model::LoadOptions;
 use rollama::server::{self, AppState};
 use rollama::store::ModelStore;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    init_logging();
-    let Command::Serve(args) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Serve(args) => {
+            init_logging();
+            serve(args).await
+        }
+        Command::Bench(args) => rollama::loadgen::run(args).await,
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.bind_addr()?;
     let device = rollama::model::default_device()?;
     let registry = Registry::new(
@@ -22,11 +30,7 @@ async fn main() -> anyhow::Result<()> {
             default_keep_alive: args.default_keep_alive(),
             max_loaded: args.max_loaded_models,
             default_num_ctx: args.context_length,
-            engine: EngineConfig {
-                max_queue: args.max_queue,
-                max_running: args.num_parallel.max(1),
-                ..EngineConfig::default()
-            },
+            engine: args.engine_config(),
             device,
             load: LoadOptions {
                 cpu_requantize: args.cpu_requantize,
@@ -40,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState {
         registry,
         version: args.ollama_version,
+        metrics: args.metrics,
     };
     server::run(listener, state, rollama::shutdown::signal()).await?;
     Ok(())

@@ -17,6 +17,7 @@ pub struct ChatRequest {
     pub keep_alive: Option<Value>,
     pub think: Option<Value>,
     pub truncate: Option<bool>,
+    pub shift: Option<bool>,
     pub logprobs: Option<bool>,
     pub top_logprobs: Option<i64>,
 }

@@ -6,10 +6,12 @@
 
 mod error;
 mod options;
+mod prefix_cache;
 mod prompt;
 mod registry;
 mod sampling;
 mod sequence;
+mod stats;
 mod stop;
 mod worker;
 
@@ -18,6 +20,7 @@ pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{ChatPrompt, GeneratePrompt, PromptModel};
 pub use registry::{Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig};
 pub use sampling::{argmax, Sampler};
+pub use stats::{EngineStats, StatsSnapshot};
 pub use stop::{StopMatcher, StopOutcome};
 
 use std::sync::Arc;
@@ -72,6 +75,9 @@ pub enum Event {
 pub struct GenerateJob {
     pub prompt: Vec<u32>,
     pub options: GenerateOptions,
+    /// Shift the context when the generation fills `num_ctx` (Ollama's `shift`, default
+    /// on); off, the generation ends there with `done_reason: "length"`.
+    pub shift: bool,
 }
 
 pub(crate) enum Command {
@@ -84,18 +90,29 @@ pub(crate) enum Command {
 /// Cheap to clone; dropping the last clone lets the worker thread finish and exit.
 #[derive(Clone)]
 pub struct EngineHandle {
-    tx: mpsc::Sender<Command>,
+    tx: mpsc::UnboundedSender<Command>,
+    stats: Arc<EngineStats>,
+    max_queue: usize,
 }
+
+/// Sequences running at once per model unless `OLLAMA_NUM_PARALLEL` says otherwise.
+/// Ollama's default is 1; batching makes more nearly free per step, so ours is 8.
+pub const DEFAULT_NUM_PARALLEL: usize = 8;
 
 /// Knobs of one engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Requests waiting for the worker beyond this are refused (the server answers 503).
+    /// Requests waiting to start beyond this are refused (the server answers 503).
     pub max_queue: usize,
     /// Sequences decoded together in one step.
     pub max_running: usize,
     /// Prompt tokens processed per step (chunked prefill keeps decodes flowing).
     pub max_batch_tokens: usize,
+    /// KV cache positions all running sequences may hold together. Each reserves its
+    /// `num_ctx` (or prompt + `num_predict` when smaller) before it starts.
+    pub kv_tokens: usize,
+    /// Positions of finished sequences' KV kept for prefix reuse; 0 turns it off.
+    pub prefix_cache_tokens: usize,
     /// Test hook: fail every sequence once it has generated this many tokens, to exercise
     /// the mid-stream error path end to end. Always `None` in `rollama serve`.
     #[doc(hidden)]
@@ -106,8 +123,10 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             max_queue: 512,
-            max_running: 4,
+            max_running: DEFAULT_NUM_PARALLEL,
             max_batch_tokens: 512,
+            kv_tokens: DEFAULT_NUM_PARALLEL * DEFAULT_NUM_CTX,
+            prefix_cache_tokens: 2 * DEFAULT_NUM_CTX,
             fail_after_tokens: None,
         }
     }
@@ -120,22 +139,37 @@ impl EngineHandle {
         tokenizer: Arc<Tokenizer>,
         config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let (tx, rx) = mpsc::channel(config.max_queue.max(1));
+        // The queue bound is the `waiting` counter, not the channel: the worker moves
+        // commands off the channel at once but counts them until they start running.
+        let (tx, rx) = mpsc::unbounded_channel();
+        let stats = Arc::new(EngineStats::default());
+        let max_queue = config.max_queue;
+        let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("engine".into())
-            .spawn(move || worker::run(model, tokenizer, config, rx))
+            .spawn(move || worker::run(model, tokenizer, config, worker_stats, rx))
             .map_err(|e| EngineError::Load(format!("cannot start the engine thread: {e}")))?;
-        Ok(Self { tx })
+        Ok(Self {
+            tx,
+            stats,
+            max_queue,
+        })
     }
 
     /// Queues a generation; events arrive on the returned receiver. Drop it to cancel.
+    /// `Busy` when `max_queue` requests are already waiting to start.
     pub fn submit(&self, job: GenerateJob) -> Result<mpsc::UnboundedReceiver<Event>, EngineError> {
+        if !self.stats.try_enqueue(self.max_queue) {
+            return Err(EngineError::Busy);
+        }
         let (events, rx) = mpsc::unbounded_channel();
         let cmd = Command::Generate { job, events };
-        self.tx.try_send(cmd).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => EngineError::Busy,
-            mpsc::error::TrySendError::Closed(_) => EngineError::WorkerDied,
-        })?;
+        self.tx.send(cmd).map_err(|_| EngineError::WorkerDied)?;
         Ok(rx)
+    }
+
+    /// The engine's live counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot()
     }
 }

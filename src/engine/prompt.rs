@@ -59,28 +59,32 @@ impl PromptModel {
     }
 
     /// Tokens of a chat. When the prompt does not fit in `num_ctx` and `truncate` is on, the
-    /// oldest non-system messages are dropped (the last message always stays).
+    /// oldest non-system messages are dropped (the last message always stays); if what is
+    /// left is still too long, its tokens are cut as a raw prompt is.
     pub fn chat_tokens(
         &self,
         chat: &ChatPrompt,
-        num_ctx: usize,
+        options: &GenerateOptions,
         truncate: bool,
     ) -> Result<Vec<u32>, EngineError> {
         let mut messages = chat.messages.clone();
         loop {
             let tokens = self.render_and_encode(&messages)?;
-            if fits(&tokens, num_ctx) {
+            if fits(&tokens, options.num_ctx) {
                 return Ok(tokens);
+            }
+            if !truncate {
+                return Err(EngineError::PromptTooLong);
             }
             let droppable = messages
                 .iter()
                 .take(messages.len().saturating_sub(1))
                 .position(|m| m["role"] != "system");
             match droppable {
-                Some(i) if truncate => {
+                Some(i) => {
                     messages.remove(i);
                 }
-                _ => return Err(EngineError::PromptTooLong),
+                None => return Ok(cut(&tokens, options)),
             }
         }
     }
@@ -94,7 +98,7 @@ impl PromptModel {
         truncate: bool,
     ) -> Result<Vec<u32>, EngineError> {
         let (prompt, system, raw, context) = (p.prompt, p.system, p.raw, p.context);
-        let (num_ctx, num_keep) = (options.num_ctx, options.num_keep);
+        let num_ctx = options.num_ctx;
         let mut tokens = context.to_vec();
         if raw {
             let add_bos = context.is_empty() && self.tokenizer.add_bos();
@@ -114,13 +118,7 @@ impl PromptModel {
         if !truncate {
             return Err(EngineError::PromptTooLong);
         }
-        // Keep room for the answer: half the window, as Ollama cuts raw prompts.
-        let keep_head = num_keep.min(num_ctx / 4);
-        let keep_tail = (num_ctx / 2).saturating_sub(keep_head).max(1);
-        let tail_start = tokens.len() - keep_tail;
-        let mut cut = tokens[..keep_head].to_vec();
-        cut.extend_from_slice(&tokens[tail_start..]);
-        Ok(cut)
+        Ok(cut(&tokens, options))
     }
 
     fn render_and_encode(&self, messages: &[Value]) -> Result<Vec<u32>, EngineError> {
@@ -139,6 +137,19 @@ impl PromptModel {
         let add_bos = at_start && self.tokenizer.add_bos() && !bos_in_text;
         Ok(self.tokenizer.encode(rendered, add_bos)?)
     }
+}
+
+/// An over-long prompt keeps its first `num_keep` tokens (at most a quarter of the window)
+/// and its tail, half the window in all, leaving the other half for the answer as Ollama
+/// does for raw prompts.
+fn cut(tokens: &[u32], options: &GenerateOptions) -> Vec<u32> {
+    let num_ctx = options.num_ctx;
+    let keep_head = options.num_keep.min(num_ctx / 4);
+    let keep_tail = (num_ctx / 2).saturating_sub(keep_head).max(1);
+    let tail_start = tokens.len().saturating_sub(keep_tail).max(keep_head);
+    let mut cut = tokens[..keep_head.min(tokens.len())].to_vec();
+    cut.extend_from_slice(&tokens[tail_start..]);
+    cut
 }
 
 /// The prompt must leave room for at least one generated token.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use candle_core::Device;
 
-use super::{EngineConfig, EngineError, EngineHandle, PromptModel};
+use super::{EngineConfig, EngineError, EngineHandle, PromptModel, StatsSnapshot};
 use crate::model::{GgufFile, LoadOptions, Model};
 use crate::store::{ModelStore, StoredModel};
 use crate::text::Tokenizer;
@@ -31,6 +31,8 @@ pub struct LoadedModel {
     pub prompt: PromptModel,
     pub architecture: String,
     pub context_length: usize,
+    /// `num_ctx` is clamped to this: the trained window, or the KV budget if smaller.
+    pub max_num_ctx: usize,
 }
 
 /// One row of `/api/ps`.
@@ -42,6 +44,8 @@ pub struct LoadedInfo {
     pub expires_at: Option<SystemTime>,
     pub forever: bool,
     pub context_length: usize,
+    /// The engine's queue, slots and KV use right now.
+    pub stats: StatsSnapshot,
 }
 
 struct Entry {
@@ -204,6 +208,7 @@ impl Registry {
                 expires_at: e.expires_at,
                 forever: e.keep_alive.is_none(),
                 context_length: e.model.context_length,
+                stats: e.model.engine.stats(),
             })
             .collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.expires_at));
@@ -280,5 +285,6 @@ fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, Eng
         prompt,
         architecture,
         context_length,
+        max_num_ctx: context_length.min(config.engine.kv_tokens).max(1),
     })
 }

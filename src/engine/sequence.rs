@@ -11,10 +11,18 @@ use crate::model::KvCache;
 use crate::text::{StreamDecoder, Tokenizer};
 
 pub struct Sequence {
-    /// Prompt then generated tokens; the last one may not be fed to the model yet.
+    /// The window the model sees: prompt then generated tokens, minus what context shifts
+    /// dropped. The last one may not be fed to the model yet.
     pub tokens: Vec<u32>,
     pub cache: KvCache,
+    /// Everything, prompt and generated, never shifted (Ollama's `context`).
+    history: Vec<u32>,
     prompt_len: usize,
+    /// Prompt tokens whose KV came from the prefix cache.
+    reused: usize,
+    /// KV positions this sequence may grow to, held against the engine's budget.
+    reservation: usize,
+    shift: bool,
     generated: usize,
     options: GenerateOptions,
     sampler: Sampler,
@@ -29,13 +37,24 @@ impl Sequence {
     pub fn new(
         prompt: Vec<u32>,
         options: GenerateOptions,
+        shift: bool,
         cache: KvCache,
         events: mpsc::UnboundedSender<Event>,
     ) -> Self {
+        // With a `num_predict` that fits, the window never grows past prompt + num_predict;
+        // otherwise it may fill `num_ctx` (and then shift within it).
+        let reservation = match options.num_predict {
+            Some(n) => options.num_ctx.min(prompt.len() + n.max(1)),
+            None => options.num_ctx,
+        };
         Self {
             prompt_len: prompt.len(),
+            history: prompt.clone(),
             tokens: prompt,
             cache,
+            reused: 0,
+            reservation,
+            shift,
             generated: 0,
             sampler: Sampler::new(&options),
             stop: StopMatcher::new(options.stop.clone()),
@@ -45,6 +64,29 @@ impl Sequence {
             started: Instant::now(),
             prefill_done: None,
         }
+    }
+
+    /// KV positions to hold against the budget while this sequence runs.
+    pub fn reservation(&self) -> usize {
+        self.reservation
+    }
+
+    /// Starts from a copy of an earlier request's KV for the first `len` prompt tokens.
+    pub fn reuse_prefix(&mut self, cache: KvCache, len: usize) {
+        debug_assert_eq!(cache.len(), len);
+        self.cache = cache;
+        self.reused = len;
+    }
+
+    /// Prompt tokens taken from the prefix cache.
+    pub fn reused(&self) -> usize {
+        self.reused
+    }
+
+    /// The KV cache and the tokens it holds, for the prefix cache once the sequence ends.
+    pub fn into_cache(mut self) -> (Vec<u32>, KvCache) {
+        self.tokens.truncate(self.cache.len());
+        (self.tokens, self.cache)
     }
 
     /// The client is gone: stop working on it.
@@ -81,6 +123,7 @@ impl Sequence {
             return self.finish(FinishReason::Stop, Some(rest));
         }
         self.tokens.push(token);
+        self.history.push(token);
         self.generated += 1;
         let text = match self.decoder.push(tokenizer, token) {
             Ok(t) => t,
@@ -96,15 +139,33 @@ impl Sequence {
             }
             StopOutcome::Emit(_) => {}
         }
-        if self
+        let predicted_all = self
             .options
             .num_predict
-            .is_some_and(|n| self.generated >= n)
-            || self.tokens.len() >= self.options.num_ctx
-        {
+            .is_some_and(|n| self.generated >= n);
+        let window_full = self.tokens.len() >= self.options.num_ctx;
+        if predicted_all || (window_full && !self.shift_window()) {
             let rest = self.drain_held_back();
             return self.finish(FinishReason::Length, Some(rest));
         }
+        true
+    }
+
+    /// Context shift, as Ollama does when a generation fills `num_ctx`: keep the first
+    /// `num_keep` tokens, drop half of the rest, and go on. The kept tail is recomputed at
+    /// its new positions (chunked like any prompt) rather than rotating cached keys, so the
+    /// KV is exactly what a fresh prompt of those tokens would give. Returns `false` when
+    /// shifting is off or cannot free anything.
+    fn shift_window(&mut self) -> bool {
+        let num_ctx = self.options.num_ctx;
+        let keep = self.options.num_keep.min(num_ctx / 2);
+        let discard = (self.tokens.len() - keep) / 2;
+        if !self.shift || discard == 0 {
+            return false;
+        }
+        self.tokens.drain(keep..keep + discard);
+        self.cache.truncate(keep);
+        tracing::debug!(keep, discard, "context shift");
         true
     }
 
@@ -129,11 +190,11 @@ impl Sequence {
         let prefill_done = self.prefill_done.unwrap_or(now);
         let done = Done {
             reason,
-            prompt_eval_count: self.prompt_len,
+            prompt_eval_count: self.prompt_len - self.reused,
             prompt_eval_duration: prefill_done - self.started,
             eval_count: self.generated,
             eval_duration: (now - prefill_done).max(Duration::from_nanos(1)),
-            tokens: std::mem::take(&mut self.tokens),
+            tokens: std::mem::take(&mut self.history),
         };
         let _ = self.events.send(Event::Done(done));
         false

@@ -7,7 +7,11 @@ use std::sync::{Arc, Mutex};
 use candle_core::Tensor;
 use tokio::sync::mpsc;
 
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::prefix_cache::PrefixCache;
 use super::sequence::Sequence;
+use super::stats::EngineStats;
 use super::{Command, EngineConfig};
 use crate::model::{Model, ModelError, SeqBatch};
 use crate::text::Tokenizer;
@@ -20,19 +24,25 @@ pub(crate) fn run(
     model: Model,
     tokenizer: Arc<Tokenizer>,
     config: EngineConfig,
-    rx: mpsc::Receiver<Command>,
+    stats: Arc<EngineStats>,
+    rx: mpsc::UnboundedReceiver<Command>,
 ) {
     let device = model.device().clone();
-    device.with_context(move || Worker::new(model, tokenizer, config, rx).run_loop());
+    device.with_context(move || Worker::new(model, tokenizer, config, stats, rx).run_loop());
 }
 
 struct Worker {
     model: Model,
     tokenizer: Arc<Tokenizer>,
     config: EngineConfig,
-    rx: mpsc::Receiver<Command>,
+    stats: Arc<EngineStats>,
+    rx: mpsc::UnboundedReceiver<Command>,
+    /// First come, first served: only the head may start next.
     waiting: VecDeque<Sequence>,
     running: Vec<Sequence>,
+    /// KV positions held by the running sequences' reservations.
+    reserved: usize,
+    prefixes: PrefixCache,
 }
 
 impl Worker {
@@ -40,21 +50,27 @@ impl Worker {
         model: Model,
         tokenizer: Arc<Tokenizer>,
         config: EngineConfig,
-        rx: mpsc::Receiver<Command>,
+        stats: Arc<EngineStats>,
+        rx: mpsc::UnboundedReceiver<Command>,
     ) -> Self {
+        stats.kv_budget.store(config.kv_tokens, Relaxed);
         Self {
+            prefixes: PrefixCache::new(config.prefix_cache_tokens),
             model,
             tokenizer,
             config,
+            stats,
             rx,
             waiting: VecDeque::new(),
             running: vec![],
+            reserved: 0,
         }
     }
 
     fn run_loop(mut self) {
         loop {
             if self.running.is_empty() && self.waiting.is_empty() {
+                self.publish();
                 // Idle: block until work arrives or every handle is dropped.
                 match self.rx.blocking_recv() {
                     Some(cmd) => self.accept(cmd),
@@ -64,14 +80,9 @@ impl Worker {
             while let Ok(cmd) = self.rx.try_recv() {
                 self.accept(cmd);
             }
-            self.waiting.retain(|s| !s.is_cancelled());
-            self.running.retain(|s| !s.is_cancelled());
-            while self.running.len() < self.config.max_running {
-                match self.waiting.pop_front() {
-                    Some(seq) => self.running.push(seq),
-                    None => break,
-                }
-            }
+            self.drop_cancelled();
+            self.admit();
+            self.publish();
             if !self.running.is_empty() {
                 self.step();
             }
@@ -80,13 +91,98 @@ impl Worker {
 
     fn accept(&mut self, cmd: Command) {
         let Command::Generate { job, events } = cmd;
-        if job.prompt.is_empty() {
-            let _ = events.send(super::Event::Error("the prompt produced no tokens".into()));
-            return;
+        let seq = Sequence::new(
+            job.prompt,
+            job.options,
+            job.shift,
+            self.model.new_cache(),
+            events,
+        );
+        let problem = if seq.tokens.is_empty() {
+            Some("the prompt produced no tokens".to_string())
+        } else if seq.reservation() > self.config.kv_tokens {
+            Some(format!(
+                "the request needs {} positions of KV cache and the model has {} in all",
+                seq.reservation(),
+                self.config.kv_tokens
+            ))
+        } else {
+            None
+        };
+        match problem {
+            Some(message) => {
+                self.stats.waiting.fetch_sub(1, Relaxed);
+                seq.fail(message);
+            }
+            None => self.waiting.push_back(seq),
         }
-        let cache = self.model.new_cache();
-        self.waiting
-            .push_back(Sequence::new(job.prompt, job.options, cache, events));
+    }
+
+    /// Clients that went away: their sequences leave now and their KV is freed.
+    fn drop_cancelled(&mut self) {
+        let before = self.waiting.len();
+        self.waiting.retain(|s| !s.is_cancelled());
+        self.stats
+            .waiting
+            .fetch_sub(before - self.waiting.len(), Relaxed);
+        let (gone, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.running)
+            .into_iter()
+            .partition(|s| s.is_cancelled());
+        self.running = running;
+        for seq in gone {
+            self.reserved -= seq.reservation();
+        }
+    }
+
+    /// Starts waiting sequences in arrival order while a slot is free and the head's
+    /// reservation fits in the KV budget. A head that does not fit blocks those behind
+    /// it, so a large request is never starved by small ones.
+    fn admit(&mut self) {
+        while self.running.len() < self.config.max_running {
+            let fits = self
+                .waiting
+                .front()
+                .is_some_and(|s| self.reserved + s.reservation() <= self.config.kv_tokens);
+            if !fits {
+                break;
+            }
+            let Some(mut seq) = self.waiting.pop_front() else {
+                break;
+            };
+            self.stats.waiting.fetch_sub(1, Relaxed);
+            match self.prefixes.lookup(&seq.tokens) {
+                Ok(Some(reuse)) => seq.reuse_prefix(reuse.cache, reuse.len),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "prefix cache copy failed"),
+            }
+            EngineStats::add(&self.stats.reused_tokens_total, seq.reused());
+            EngineStats::add(&self.stats.prompt_tokens_total, seq.pending());
+            self.reserved += seq.reservation();
+            self.running.push(seq);
+        }
+    }
+
+    /// Ends a sequence: its reservation is released and its KV goes to the prefix cache.
+    fn retire(&mut self, seq: Sequence) {
+        self.reserved -= seq.reservation();
+        let (tokens, cache) = seq.into_cache();
+        self.prefixes.insert(tokens, cache);
+    }
+
+    /// Ends a sequence with an error; its KV is dropped.
+    fn abort(&mut self, seq: Sequence, message: &str) {
+        seq.fail(message.to_string());
+        self.reserved -= seq.reservation();
+    }
+
+    fn publish(&self) {
+        let s = &self.stats;
+        s.running.store(self.running.len(), Relaxed);
+        s.kv_reserved.store(self.reserved, Relaxed);
+        let running_bytes: usize = self.running.iter().map(|q| q.cache.allocated_bytes()).sum();
+        s.kv_bytes
+            .store(running_bytes + self.prefixes.allocated_bytes(), Relaxed);
+        s.prefix_cache_tokens.store(self.prefixes.tokens(), Relaxed);
     }
 
     /// One forward pass over every running sequence: one token each for those decoding,
@@ -124,21 +220,22 @@ impl Worker {
             Ok(rows) => rows.into_iter(),
             Err(e) => {
                 tracing::error!(error = %e, "forward pass failed");
-                for seq in self.running.drain(..) {
-                    seq.fail(e.to_string());
+                for seq in std::mem::take(&mut self.running) {
+                    self.abort(seq, &e.to_string());
                 }
                 return;
             }
         };
+        self.stats.steps_total.fetch_add(1, Relaxed);
         let tokenizer = Arc::clone(&self.tokenizer);
         let mut keep = Vec::with_capacity(self.running.len());
-        for (mut seq, n) in self.running.drain(..).zip(chunks) {
+        for (mut seq, n) in std::mem::take(&mut self.running).into_iter().zip(chunks) {
             if n == 0 {
                 keep.push(seq);
                 continue;
             }
             let Some(mut logits) = rows.next() else {
-                seq.fail("internal error: missing logits row".into());
+                self.abort(seq, "internal error: missing logits row");
                 continue;
             };
             if self
@@ -146,12 +243,21 @@ impl Worker {
                 .fail_after_tokens
                 .is_some_and(|n| seq.generated() >= n)
             {
-                seq.fail("injected failure (test hook)".into());
+                self.abort(seq, "injected failure (test hook)");
                 continue;
             }
             // Still reading its prompt: the logits of a partial prompt are not used.
-            if seq.pending() > 0 || seq.advance(&mut logits, &tokenizer) {
+            if seq.pending() > 0 {
                 keep.push(seq);
+                continue;
+            }
+            let before = seq.generated();
+            let more = seq.advance(&mut logits, &tokenizer);
+            let produced = seq.generated() - before;
+            EngineStats::add(&self.stats.generated_tokens_total, produced);
+            match more {
+                true => keep.push(seq),
+                false => self.retire(seq),
             }
         }
         self.running = keep;

@@ -62,6 +62,25 @@ impl KvCache {
         self.len = self.len.min(len);
     }
 
+    /// A new cache holding a copy of this one's first `len` positions (prefix reuse): the
+    /// copy is independent, so both can grow on their own.
+    pub fn fork(&self, len: usize) -> Result<KvCache, ModelError> {
+        let len = len.min(self.len);
+        let mut out = KvCache::new(self.layout.clone(), self.device.clone());
+        if len == 0 {
+            return Ok(out);
+        }
+        out.reserve(len)?;
+        for (dst, src) in out.layers.iter().zip(&self.layers) {
+            dst.k
+                .slice_set(&src.k.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+            dst.v
+                .slice_set(&src.v.narrow(1, 0, len)?.contiguous()?, 1, 0)?;
+        }
+        out.len = len;
+        Ok(out)
+    }
+
     /// Bytes held by the buffers (capacity, not just `len`).
     pub fn allocated_bytes(&self) -> usize {
         let per_layer = 2

@@ -23,6 +23,8 @@ pub struct AppState {
     pub registry: Registry,
     /// What `/api/version` reports (clients gate features on it).
     pub version: String,
+    /// Serve `GET /metrics` (opt-in: Ollama has no such route).
+    pub metrics: bool,
 }
 
 /// The whole HTTP surface. Tests call this directly.

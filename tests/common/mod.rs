@@ -64,6 +64,9 @@ pub struct TestServer {
     pub max_running: usize,
     pub max_queue: usize,
     pub fail_after_tokens: Option<usize>,
+    /// KV positions per model (`None`: max_running × default num_ctx).
+    pub kv_tokens: Option<usize>,
+    pub prefix_cache_tokens: usize,
 }
 
 impl Default for TestServer {
@@ -73,6 +76,8 @@ impl Default for TestServer {
             max_running: 4,
             max_queue: 64,
             fail_after_tokens: None,
+            kv_tokens: None,
+            prefix_cache_tokens: 4096,
         }
     }
 }
@@ -95,6 +100,8 @@ impl TestServer {
                     max_queue: self.max_queue,
                     max_running: self.max_running,
                     max_batch_tokens: 512,
+                    kv_tokens: self.kv_tokens.unwrap_or(self.max_running * 2048),
+                    prefix_cache_tokens: self.prefix_cache_tokens,
                     fail_after_tokens: self.fail_after_tokens,
                 },
                 device: candle_core::Device::Cpu,
@@ -108,6 +115,7 @@ impl TestServer {
         let state = AppState {
             registry,
             version: "0.12.6".into(),
+            metrics: true,
         };
         tokio::spawn(server::run(listener, state, std::future::pending()));
         format!("http://{addr}")

@@ -53,7 +53,7 @@ pub async fn chat(
     let options = GenerateOptions::from_request(
         req.options.as_ref(),
         state.registry.config().default_num_ctx,
-        lease.model.context_length,
+        lease.model.max_num_ctx,
     )?;
     let messages = req
         .messages
@@ -66,11 +66,11 @@ pub async fn chat(
         .collect();
     let model = std::sync::Arc::clone(&lease.model);
     let truncate = req.truncate.unwrap_or(true);
-    let num_ctx = options.num_ctx;
+    let opts = options.clone();
     let tokens = tokio::task::spawn_blocking(move || {
         model
             .prompt
-            .chat_tokens(&ChatPrompt { messages }, num_ctx, truncate)
+            .chat_tokens(&ChatPrompt { messages }, &opts, truncate)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -78,6 +78,7 @@ pub async fn chat(
     let rx = lease.model.engine.submit(GenerateJob {
         prompt: tokens,
         options,
+        shift: req.shift.unwrap_or(true),
     })?;
     let name = req.model.clone();
     let stream = pieces(rx, lease, started);

@@ -63,7 +63,7 @@ pub async fn generate(
     let options = GenerateOptions::from_request(
         req.options.as_ref(),
         state.registry.config().default_num_ctx,
-        lease.model.context_length,
+        lease.model.max_num_ctx,
     )?;
     let model = std::sync::Arc::clone(&lease.model);
     let truncate = req.truncate.unwrap_or(true);
@@ -84,6 +84,7 @@ pub async fn generate(
     let rx = lease.model.engine.submit(GenerateJob {
         prompt: tokens,
         options,
+        shift: req.shift.unwrap_or(true),
     })?;
     let name = req.model.clone();
     let raw = req.raw;

@@ -3,6 +3,7 @@
 mod chat;
 mod generate;
 mod meta;
+mod metrics;
 mod models;
 mod unsupported;
 
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/ps", get(models::ps))
         .route("/api/generate", post(generate::generate))
         .route("/api/chat", post(chat::chat))
+        .route("/metrics", get(metrics::metrics))
         .route("/api/embed", later.clone())
         .route("/api/embeddings", later.clone())
         .route("/api/pull", later.clone())

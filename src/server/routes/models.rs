@@ -120,14 +120,16 @@ pub async fn ps(State(state): State<AppState>) -> Result<Response, ApiError> {
                         SystemTime::now() + default_keep_alive.unwrap_or(Duration::ZERO)
                     })
                 };
+                // As Ollama: weights plus the KV cache memory in use.
+                let size = l.stored.size + l.stats.kv_bytes as u64;
                 Ok(PsModel {
                     name: l.stored.name.clone(),
                     model: l.stored.name.clone(),
-                    size: l.stored.size,
+                    size,
                     digest: store.digest(&l.stored)?,
                     details: cached_details(&store, &l.stored)?,
                     expires_at: local_time(expires),
-                    size_vram: if on_gpu { l.stored.size } else { 0 },
+                    size_vram: if on_gpu { size } else { 0 },
                     context_length: num_ctx.min(l.context_length),
                 })
             })
