@@ -5,9 +5,11 @@
 //! Each request's prompt starts with its own number, so no two requests share more than
 //! the template's preamble: servers with prompt caching get no free ride.
 
+mod probe;
 mod report;
 mod stream;
 
+pub use probe::ProbeReport;
 pub use report::Report;
 pub use stream::{Api, Ask, Outcome};
 
@@ -59,6 +61,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// After the run, time this many short requests on the idle server and again while
+    /// `concurrency - 1` other streams are generating (0 = skip).
+    #[arg(long, default_value_t = 0)]
+    pub probes: usize,
+
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
@@ -75,8 +82,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
 
 /// Warms the server up with one request (loads the model), then runs the clients.
 pub async fn measure(args: &BenchArgs) -> anyhow::Result<Report> {
+    // A fresh connection per request: servers close idle keep-alive connections at
+    // different times, and a request sent on one being closed fails for no fault of the
+    // server under test.
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(args.timeout))
+        .pool_max_idle_per_host(0)
         .build()?;
     let ask = |n: usize| Ask {
         model: args.model.clone(),
@@ -113,5 +124,11 @@ pub async fn measure(args: &BenchArgs) -> anyhow::Result<Report> {
             }
         }
     }
-    Ok(Report::new(args, started.elapsed(), &outcomes, errors))
+    let mut report = Report::new(args, started.elapsed(), &outcomes, errors);
+    if args.probes > 0 {
+        let background = args.concurrency.saturating_sub(1);
+        report.probe =
+            Some(probe::measure(&client, &args.url, args.api, ask, background, args.probes).await?);
+    }
+    Ok(report)
 }

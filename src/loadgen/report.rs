@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{BenchArgs, Outcome};
+use super::{BenchArgs, Outcome, ProbeReport};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -23,6 +23,8 @@ pub struct Report {
     /// Each stream's decode rate after its first token, median and slowest 5 %.
     pub stream_tok_s_p50: f64,
     pub stream_tok_s_p5: f64,
+    /// TTFT of a request arriving on an idle and on a busy server (`--probes`).
+    pub probe: Option<ProbeReport>,
 }
 
 impl Report {
@@ -53,6 +55,7 @@ impl Report {
             ttft_p95_ms: percentile(&ttft, 95.0),
             stream_tok_s_p50: percentile(&rates, 50.0),
             stream_tok_s_p5: percentile(&rates, 5.0),
+            probe: None,
         }
     }
 }
@@ -97,6 +100,13 @@ impl fmt::Display for Report {
             "  per stream: p50 {:.1} tok/s, p5 {:.1} tok/s",
             self.stream_tok_s_p50, self.stream_tok_s_p5
         )?;
+        if let Some(p) = &self.probe {
+            writeln!(
+                f,
+                "  TTFT of a new request: idle p50 {:.0} ms, with {} others streaming p50 {:.0} ms ({:.2}x)",
+                p.idle_ttft_p50_ms, p.background, p.loaded_ttft_p50_ms, p.ratio
+            )?;
+        }
         for e in self.errors.iter().take(5) {
             writeln!(f, "  error: {e}")?;
         }

@@ -115,7 +115,14 @@ impl Attention {
             None => k,
         };
         let q = (rope.apply(&q, tables)? * self.scale)?;
-        let k = rope.apply(&k, tables)?;
+        // Rounded once for all packed rows rather than per sequence: llama.cpp stores K and
+        // V as f16 and, on CPU, multiplies K by Q converted to f16.
+        let k = f16_precision(&rope.apply(&k, tables)?)?;
+        let v = f16_precision(&v)?;
+        let q = match x.device().is_cpu() && q.dtype() == DType::F32 {
+            true => f16_precision(&q)?,
+            false => q,
+        };
 
         let mut outputs = Vec::with_capacity(spans.len());
         for (span, seq) in spans.iter().zip(batch.iter_mut()) {
@@ -155,8 +162,6 @@ impl Attention {
                 from,
                 window: self.window,
             };
-            // llama.cpp multiplies f16 K by Q converted to f16: round Q the same way.
-            let q = f16_precision(q)?;
             return Ok(q.contiguous()?.apply_op3_no_bwd(&keys, &values, &op)?);
         }
         let kv_len = keys.dim(1)?;

@@ -131,7 +131,8 @@ impl KvCache {
         Ok(())
     }
 
-    /// Writes `k`, `v` (`[kv_heads, n, head_dim]`) of layer `layer` at position `len`, and
+    /// Writes `k`, `v` (`[kv_heads, n, head_dim]`, already rounded with [`f16_precision`]
+    /// by the caller, once for the whole packed batch) of layer `layer` at position `len`, and
     /// returns that layer's keys and values for positions `from .. len + n`.
     ///
     /// `len` itself only advances in [`KvCache::advance`], once every layer has written.
@@ -151,10 +152,10 @@ impl KvCache {
             .ok_or_else(|| ModelError::Format("KV cache write out of range".into()))?;
         entry
             .k
-            .slice_set(&f16_precision(k)?.contiguous()?, 1, self.len)?;
+            .slice_set(&k.contiguous()?, 1, self.len)?;
         entry
             .v
-            .slice_set(&f16_precision(v)?.contiguous()?, 1, self.len)?;
+            .slice_set(&v.contiguous()?, 1, self.len)?;
         Ok((
             entry.k.narrow(1, from, end - from)?,
             entry.v.narrow(1, from, end - from)?,
