@@ -1,29 +1,21 @@
 //! One batched decode step of SmolLM2-135M at batch 1, 4, 8 and 16: every sequence at
 //! position 128 of its own prompt, one new token each, all in one forward pass. The
 //! throughput is tokens per second for the whole batch, so the gain from batching reads
-//! directly off the `decode_batch` group (weights are read once per step).
+//! directly off the `decode_batch` group.
 //!
 //! `cargo bench --bench batch`; both weight layouts: GGUF-native (default) and
 //! `--cpu-requantize` (padded Q8_0).
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
 use candle_core::Device;
+use common::model_path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use rollama::model::{GgufFile, KvCache, LoadOptions, Model, SeqBatch};
 
 const PROMPT: usize = 128;
-
-fn model_path(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/fetch-models"))
-        .output()
-        .expect("run scripts/fetch-models");
-    assert!(out.status.success(), "scripts/fetch-models failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join(format!("{name}.gguf"))
-}
 
 fn prefilled(model: &Model, seed: usize) -> KvCache {
     let vocab = model.config().vocab_size;
@@ -43,8 +35,8 @@ fn prefilled(model: &Model, seed: usize) -> KvCache {
 fn bench(c: &mut Criterion) {
     let file = GgufFile::open(&model_path("smollm2")).expect("open gguf");
     for (tag, cpu_requantize) in [("_requant", true), ("", false)] {
-        let model = Model::load_with(&file, &Device::Cpu, &LoadOptions { cpu_requantize })
-            .expect("load");
+        let model =
+            Model::load_with(&file, &Device::Cpu, &LoadOptions { cpu_requantize }).expect("load");
         let mut caches: Vec<KvCache> = (0..16).map(|i| prefilled(&model, i)).collect();
         let mut group = c.benchmark_group("decode_batch");
         group.sample_size(10).warm_up_time(Duration::from_secs(1));

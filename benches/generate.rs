@@ -4,25 +4,17 @@
 //!
 //! `cargo bench --bench generate`; sample sizes are small so it finishes in a few minutes.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
+
 use std::time::Duration;
 
 use candle_core::Device;
+use common::model_path;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
 use rollama::model::{GgufFile, KvCache, LoadOptions, Model, SeqBatch};
 
 const PROMPT: usize = 128;
-
-fn model_path(name: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("scripts/fetch-models"))
-        .output()
-        .expect("run scripts/fetch-models");
-    assert!(out.status.success(), "scripts/fetch-models failed");
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join(format!("{name}.gguf"))
-}
 
 fn prompt(vocab: usize, seed: usize) -> Vec<u32> {
     (0..PROMPT)

@@ -100,6 +100,9 @@ impl Worker {
         );
         let problem = if seq.tokens.is_empty() {
             Some("the prompt produced no tokens".to_string())
+        } else if seq.tokens.len() > seq.reservation() {
+            // The server truncates or refuses such prompts; this guards other callers.
+            Some("the prompt is longer than the context length".to_string())
         } else if seq.reservation() > self.config.kv_tokens {
             Some(format!(
                 "the request needs {} positions of KV cache and the model has {} in all",

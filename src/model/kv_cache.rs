@@ -150,12 +150,8 @@ impl KvCache {
             .get(layer)
             .filter(|_| end <= self.capacity && from <= self.len)
             .ok_or_else(|| ModelError::Format("KV cache write out of range".into()))?;
-        entry
-            .k
-            .slice_set(&k.contiguous()?, 1, self.len)?;
-        entry
-            .v
-            .slice_set(&v.contiguous()?, 1, self.len)?;
+        entry.k.slice_set(&k.contiguous()?, 1, self.len)?;
+        entry.v.slice_set(&v.contiguous()?, 1, self.len)?;
         Ok((
             entry.k.narrow(1, from, end - from)?,
             entry.v.narrow(1, from, end - from)?,
