@@ -63,7 +63,7 @@ fn smollm2(c: &mut Criterion, model: Model, tag: &str) {
     let mut group = decode_group(c);
     decode_one(&mut group, &format!("smollm2_pos128{tag}"), &model);
 
-    // Four sequences decoding together: weights are read once for all of them.
+    // Four sequences decoding together: one matmul per weight for all of them.
     let mut caches: Vec<KvCache> = (0..4).map(|i| prefilled(&model, i)).collect();
     group.throughput(Throughput::Elements(4));
     group.bench_function(format!("smollm2_4seq_pos128{tag}"), |b| {

@@ -5,7 +5,7 @@
 //! its own [`KvCache`].
 //!
 //! One pass: embed all packed tokens → per block, projections and MLP run once over every
-//! token (weights are read once per step), attention runs per sequence against its cache
+//! token (one matmul per weight per step), attention runs per sequence against its cache
 //! → only each sequence's last row goes through the vocabulary projection.
 //!
 //! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]).
