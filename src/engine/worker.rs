@@ -128,13 +128,14 @@ impl Worker {
         self.stats
             .waiting
             .fetch_sub(before - self.waiting.len(), Relaxed);
-        let (gone, running): (Vec<_>, Vec<_>) = std::mem::take(&mut self.running)
-            .into_iter()
-            .partition(|s| s.is_cancelled());
-        self.running = running;
-        for seq in gone {
-            self.reserved -= seq.reservation();
-        }
+        let reserved = &mut self.reserved;
+        self.running.retain(|s| {
+            let gone = s.is_cancelled();
+            if gone {
+                *reserved -= s.reservation();
+            }
+            !gone
+        });
     }
 
     /// Starts waiting sequences in arrival order while a slot is free and the head's

@@ -119,39 +119,33 @@ impl Progress {
 }
 
 fn parse_ndjson(line: &str) -> anyhow::Result<Line> {
-    if line.is_empty() {
-        return Ok(Line::Nothing);
+    match line.is_empty() {
+        true => Ok(Line::Nothing),
+        false => classify(line, "/eval_count", "/message/content"),
     }
-    let v: Value = serde_json::from_str(line)?;
-    if let Some(e) = v.get("error") {
-        anyhow::bail!("error mid-stream: {e}");
-    }
-    if v["done"] == true {
-        return Ok(Line::Usage(v["eval_count"].as_u64().unwrap_or(0) as usize));
-    }
-    let text = v["message"]["content"].as_str().unwrap_or_default();
-    Ok(match text.is_empty() {
-        true => Line::Nothing,
-        false => Line::Content,
-    })
 }
 
 fn parse_sse(line: &str) -> anyhow::Result<Line> {
-    let Some(data) = line.strip_prefix("data:").map(str::trim) else {
-        return Ok(Line::Nothing); // comments, `event:` lines, blank separators
-    };
-    if data == "[DONE]" {
-        return Ok(Line::Nothing);
+    match line.strip_prefix("data:").map(str::trim) {
+        // Comments, `event:` lines, blank separators, the end marker.
+        None | Some("[DONE]") => Ok(Line::Nothing),
+        Some(data) => classify(data, "/usage/completion_tokens", "/choices/0/delta/content"),
     }
-    let v: Value = serde_json::from_str(data)?;
+}
+
+/// One JSON chunk of either protocol: an error, the final token count (at `usage`), or
+/// new text (at `content`).
+fn classify(json: &str, usage: &str, content: &str) -> anyhow::Result<Line> {
+    let v: Value = serde_json::from_str(json)?;
     if let Some(e) = v.get("error") {
         anyhow::bail!("error mid-stream: {e}");
     }
-    if let Some(n) = v["usage"]["completion_tokens"].as_u64() {
+    if let Some(n) = v.pointer(usage).and_then(Value::as_u64) {
         return Ok(Line::Usage(n as usize));
     }
-    let text = v["choices"][0]["delta"]["content"]
-        .as_str()
+    let text = v
+        .pointer(content)
+        .and_then(Value::as_str)
         .unwrap_or_default();
     Ok(match text.is_empty() {
         true => Line::Nothing,

@@ -119,7 +119,7 @@ impl Attention {
         // V as f16 and, on CPU, multiplies K by Q converted to f16.
         let k = f16_precision(&rope.apply(&k, tables)?)?;
         let v = f16_precision(&v)?;
-        let q = match x.device().is_cpu() && q.dtype() == DType::F32 {
+        let q = match uses_cpu_kernel(&q) {
             true => f16_precision(&q)?,
             false => q,
         };
@@ -153,7 +153,7 @@ impl Attention {
             None => 0,
         };
         let (keys, values) = seq.cache.append(self.layer, k, v, from)?;
-        if keys.device().is_cpu() && q.dtype() == DType::F32 {
+        if uses_cpu_kernel(q) {
             let op = CausalAttention {
                 heads: self.heads,
                 kv_heads: self.kv_heads,
@@ -215,4 +215,9 @@ impl Attention {
         }
         Ok(Tensor::from_vec(mask, (span.len, kv_len), device)?)
     }
+}
+
+/// f32 attention on CPU runs our batch-invariant [`CausalAttention`] kernel.
+fn uses_cpu_kernel(q: &Tensor) -> bool {
+    q.device().is_cpu() && q.dtype() == DType::F32
 }
