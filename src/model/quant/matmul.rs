@@ -1,0 +1,192 @@
+//! `x · Wᵀ` over a packed weight: activations quantized once, output rows split across
+//! candle's persistent worker pool, tiles picked by the number of activation rows.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use super::activations::{self, Activations};
+use super::pack::{PackedWeight, Scheme};
+use super::portable;
+
+/// Multiply-adds below which a matmul stays on the calling thread: waking the pool costs
+/// more than it saves.
+const PARALLEL_WORK: usize = 1 << 18;
+/// Weight rows per unit of work handed to a thread (a multiple of every tile height).
+const ITEM_ROWS: usize = 16;
+
+/// Which implementation this CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX2 + FMA (x86_64, detected at run time).
+    Avx2,
+    /// Plain Rust, bit-for-bit the same results.
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU supports (detected once).
+    pub fn detect() -> Kernel {
+        static KERNEL: OnceLock<Kernel> = OnceLock::new();
+        *KERNEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            if super::x86::available() {
+                return Kernel::Avx2;
+            }
+            Kernel::Portable
+        })
+    }
+}
+
+/// `x` (`m × w.cols`, row-major) times `wᵀ` → `m × w.rows`, on up to `threads` threads.
+pub(crate) fn matmul(
+    w: &PackedWeight,
+    x: &[f32],
+    m: usize,
+    threads: usize,
+    kernel: Kernel,
+) -> Vec<f32> {
+    let a = activations::quantize(x, w.act);
+    let n = w.rows;
+    // Computed weight-row-major (each thread's rows are one contiguous slice), then
+    // transposed; for a single activation row both layouts are the same.
+    let mut out_t = vec![0f32; n * m];
+    let pool = candle_core::utils::barrier_pool();
+    let threads = match n * m * w.cols < PARALLEL_WORK {
+        true => 1,
+        false => threads.clamp(1, pool.n_workers() + 1),
+    };
+    if threads == 1 {
+        rows(w, &a, 0, n, &mut out_t, m, kernel);
+    } else {
+        let chunks: Vec<Mutex<&mut [f32]>> =
+            out_t.chunks_mut(ITEM_ROWS * m).map(Mutex::new).collect();
+        let items = chunks.len();
+        let grab = items.div_ceil(threads * 4).max(1);
+        let cursor = AtomicUsize::new(0);
+        let caller = pool.n_workers();
+        pool.execute(|tid| {
+            // The calling thread is `caller`; pool workers beyond `threads` sit this out.
+            if tid != caller && tid + 1 >= threads {
+                return;
+            }
+            loop {
+                let start = cursor.fetch_add(grab, Ordering::Relaxed);
+                if start >= items {
+                    break;
+                }
+                for (i, chunk) in chunks.iter().enumerate().skip(start).take(grab) {
+                    let mut out = chunk.lock().unwrap_or_else(|e| e.into_inner());
+                    let first = i * ITEM_ROWS;
+                    rows(
+                        w,
+                        &a,
+                        first,
+                        (first + ITEM_ROWS).min(n),
+                        &mut out,
+                        m,
+                        kernel,
+                    );
+                }
+            }
+        });
+    }
+    if m == 1 {
+        return out_t;
+    }
+    let mut out = vec![0f32; m * n];
+    for (r, row) in out_t.chunks_exact(m).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            out[c * n + r] = *v;
+        }
+    }
+    out
+}
+
+/// Weight rows `first..end` against every activation row, into `out` (`(end - first) × m`).
+fn rows(
+    w: &PackedWeight,
+    a: &Activations,
+    first: usize,
+    end: usize,
+    out: &mut [f32],
+    m: usize,
+    kernel: Kernel,
+) {
+    let t = Tiles {
+        w,
+        a,
+        out,
+        m,
+        first,
+    };
+    match kernel {
+        Kernel::Portable => {
+            for r in first..end {
+                for c in 0..m {
+                    t.out[(r - first) * m + c] = portable::dot(w, r, a, c);
+                }
+            }
+        }
+        Kernel::Avx2 => t.simd(end),
+    }
+}
+
+struct Tiles<'a, 'o> {
+    w: &'a PackedWeight,
+    a: &'a Activations,
+    out: &'o mut [f32],
+    m: usize,
+    first: usize,
+}
+
+impl Tiles<'_, '_> {
+    /// Four activation rows at a time against pairs of weight rows (prefill, large
+    /// batches); leftover activation rows one at a time against four weight rows (decode).
+    fn simd(mut self, end: usize) {
+        let full = self.m - self.m % 4;
+        for c in (0..full).step_by(4) {
+            self.row_tiles::<2, 4>(c, end);
+        }
+        for c in full..self.m {
+            self.row_tiles::<4, 1>(c, end);
+        }
+    }
+
+    fn row_tiles<const RW: usize, const RC: usize>(&mut self, col: usize, end: usize) {
+        let mut r = self.first;
+        while r + RW <= end {
+            self.tile::<RW, RC>(r, col);
+            r += RW;
+        }
+        while r < end {
+            self.tile::<1, RC>(r, col);
+            r += 1;
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[rustfmt::skip]
+    fn tile<const RW: usize, const RC: usize>(&mut self, row: usize, col: usize) {
+        use super::x86::{tile, tile_k};
+        let (w, a, m, first) = (self.w, self.a, self.m, self.first);
+        let out = &mut *self.out;
+        match w.scheme {
+            Scheme::Nibble8 => tile::<true, true, false, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::NibbleMin => tile::<true, false, true, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::Byte => tile::<false, false, false, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::ByteMin => tile::<false, false, true, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::KNibble => tile_k::<true, true, false, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::KByte => tile_k::<false, true, false, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::KByte16 => tile_k::<false, false, true, RW, RC>(w, a, row, col, out, m, first),
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn tile<const RW: usize, const RC: usize>(&mut self, row: usize, col: usize) {
+        for r in row..row + RW {
+            for c in col..col + RC {
+                self.out[(r - self.first) * self.m + c] = portable::dot(self.w, r, self.a, c);
+            }
+        }
+    }
+}
