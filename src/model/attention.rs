@@ -7,7 +7,7 @@ use super::attention_cpu::CausalAttention;
 use super::config::ModelConfig;
 use super::kv_cache::f16_precision;
 use super::rope::{Rope, RopeTables};
-use super::weights::{Linear, RmsNorm, WeightReader};
+use super::weights::{Linear, Projections, RmsNorm, WeightReader};
 use super::{ModelError, SeqBatch};
 
 /// Where one sequence's tokens sit in the packed batch.
@@ -30,9 +30,8 @@ pub(crate) enum RopeKind {
 
 /// `blk.N.attn_*`: the attention half of a decoder block.
 pub(crate) struct Attention {
-    attn_q: Linear,
-    attn_k: Linear,
-    attn_v: Linear,
+    /// `attn_q`, `attn_k`, `attn_v`.
+    qkv: Projections,
     attn_output: Linear,
     /// Qwen3 and Gemma 3 normalize each head of Q and K before RoPE.
     attn_q_norm: Option<RmsNorm>,
@@ -55,9 +54,11 @@ impl Attention {
         let kv_dim = cfg.head_count_kv * cfg.head_dim;
         let local = cfg.layer_is_local.get(layer).copied().unwrap_or(false);
         Ok(Self {
-            attn_q: w.linear(&format!("{p}.attn_q"), q_dim, hidden)?,
-            attn_k: w.linear(&format!("{p}.attn_k"), kv_dim, hidden)?,
-            attn_v: w.linear(&format!("{p}.attn_v"), kv_dim, hidden)?,
+            qkv: Projections::new(vec![
+                w.linear(&format!("{p}.attn_q"), q_dim, hidden)?,
+                w.linear(&format!("{p}.attn_k"), kv_dim, hidden)?,
+                w.linear(&format!("{p}.attn_v"), kv_dim, hidden)?,
+            ])?,
             attn_output: w.linear(&format!("{p}.attn_output"), hidden, q_dim)?,
             attn_q_norm: w.rms_norm_opt(
                 &format!("{p}.attn_q_norm.weight"),
@@ -94,18 +95,14 @@ impl Attention {
         tables: &RopeTables,
     ) -> Result<Tensor, ModelError> {
         let tokens = x.dim(0)?;
-        let q = self
-            .attn_q
+        let [q, k, v]: [Tensor; 3] = self
+            .qkv
             .forward(x)?
-            .reshape((tokens, self.heads, self.head_dim))?;
-        let k = self
-            .attn_k
-            .forward(x)?
-            .reshape((tokens, self.kv_heads, self.head_dim))?;
-        let v = self
-            .attn_v
-            .forward(x)?
-            .reshape((tokens, self.kv_heads, self.head_dim))?;
+            .try_into()
+            .map_err(|_| ModelError::Format("attention: expected Q, K and V".into()))?;
+        let q = q.reshape((tokens, self.heads, self.head_dim))?;
+        let k = k.reshape((tokens, self.kv_heads, self.head_dim))?;
+        let v = v.reshape((tokens, self.kv_heads, self.head_dim))?;
         let q = match &self.attn_q_norm {
             Some(norm) => norm.forward(&q)?,
             None => q,

@@ -3,7 +3,7 @@
 use candle_core::Tensor;
 
 use super::config::{Family, ModelConfig};
-use super::weights::{Linear, WeightReader};
+use super::weights::{Linear, Projections, WeightReader};
 use super::ModelError;
 
 /// Gate activation. Gemma uses tanh-approximated GELU (llama.cpp `LLM_FFN_GELU`); the
@@ -16,8 +16,8 @@ enum Activation {
 
 /// `blk.N.ffn_{gate,up,down}`.
 pub(crate) struct FeedForward {
-    ffn_gate: Linear,
-    ffn_up: Linear,
+    /// `ffn_gate`, `ffn_up`.
+    gate_up: Projections,
     ffn_down: Linear,
     activation: Activation,
 }
@@ -27,8 +27,10 @@ impl FeedForward {
         let p = format!("blk.{layer}");
         let (hidden, ff) = (cfg.embedding_length, cfg.feed_forward_length);
         Ok(Self {
-            ffn_gate: w.linear(&format!("{p}.ffn_gate"), ff, hidden)?,
-            ffn_up: w.linear(&format!("{p}.ffn_up"), ff, hidden)?,
+            gate_up: Projections::new(vec![
+                w.linear(&format!("{p}.ffn_gate"), ff, hidden)?,
+                w.linear(&format!("{p}.ffn_up"), ff, hidden)?,
+            ])?,
             ffn_down: w.linear(&format!("{p}.ffn_down"), hidden, ff)?,
             activation: match cfg.family {
                 Family::Gemma3 => Activation::GeluTanh,
@@ -39,12 +41,14 @@ impl FeedForward {
 
     /// `x`: `[tokens, hidden]` → `[tokens, hidden]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let gate = self.ffn_gate.forward(x)?;
+        let mut parts = self.gate_up.forward(x)?.into_iter();
+        let (Some(gate), Some(up)) = (parts.next(), parts.next()) else {
+            candle_core::bail!("feed-forward: expected gate and up");
+        };
         let gate = match self.activation {
             Activation::Silu => candle_nn::ops::silu(&gate)?,
             Activation::GeluTanh => gate.gelu()?,
         };
-        let up = self.ffn_up.forward(x)?;
         self.ffn_down.forward(&(gate * up)?)
     }
 }

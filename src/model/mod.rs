@@ -25,6 +25,7 @@ mod error;
 mod feed_forward;
 pub mod gguf;
 mod kv_cache;
+pub mod quant;
 mod rope;
 mod weights;
 
@@ -102,11 +103,20 @@ impl Model {
                 Embedding::new(token_embd, hidden),
                 w.linear("output", vocab, hidden)?,
             ),
-            false => {
-                let table = cpu_layout::prepare(token_embd, w.requantize())?;
-                let embedding = Embedding::new(table.weight.clone(), hidden);
-                (embedding, Linear::from_prepared(table, None, dtype)?)
-            }
+            false => match w.pack(&token_embd, "token_embd")? {
+                Some(packed) => {
+                    let packed = std::sync::Arc::new(packed);
+                    (
+                        Embedding::Packed(packed.clone()),
+                        Linear::packed(packed, None),
+                    )
+                }
+                None => {
+                    let table = cpu_layout::prepare(token_embd, w.requantize())?;
+                    let embedding = Embedding::new(table.weight.clone(), hidden);
+                    (embedding, Linear::from_prepared(table, None, dtype)?)
+                }
+            },
         };
         let rope_factors = match w.dense_opt("rope_freqs.weight", &[config.rope_dims / 2])? {
             Some(t) => Some(t.to_dtype(DType::F32)?.to_vec1::<f32>()?),

@@ -8,6 +8,7 @@ use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor};
 
 use super::cpu_layout::{self, Prepared};
+use super::quant::{PackedMatMul, PackedWeight};
 use super::{GgufFile, ModelError};
 
 /// Reads named tensors from a GGUF file onto a device, with errors that name the tensor.
@@ -83,8 +84,24 @@ impl<'a> WeightReader<'a> {
     pub fn linear(&mut self, prefix: &str, out: usize, inp: usize) -> Result<Linear, ModelError> {
         let weight = self.qtensor(&format!("{prefix}.weight"), &[out, inp])?;
         let bias = self.dense_opt(&format!("{prefix}.bias"), &[out])?;
-        let prepared = cpu_layout::prepare(weight, self.requantize)?;
-        Linear::from_prepared(prepared, bias, self.dtype)
+        match self.pack(&weight, prefix)? {
+            Some(packed) => Ok(Linear::packed(Arc::new(packed), bias)),
+            None => {
+                let prepared = cpu_layout::prepare(weight, self.requantize)?;
+                Linear::from_prepared(prepared, bias, self.dtype)
+            }
+        }
+    }
+
+    /// The weight repacked for our CPU kernels, when it runs on the CPU, its type is
+    /// covered and `--cpu-requantize` did not ask for candle's padded Q8_0 instead.
+    pub fn pack(&self, weight: &QTensor, name: &str) -> Result<Option<PackedWeight>, ModelError> {
+        if !self.device.is_cpu() || self.requantize || !super::quant::supports(weight.dtype()) {
+            return Ok(None);
+        }
+        let (rows, cols) = weight.shape().dims2()?;
+        PackedWeight::from_gguf(weight.dtype(), &weight.data()?, rows, cols)
+            .map_err(|e| ModelError::Format(format!("tensor {name}: {e}")))
     }
 
     pub fn rms_norm(&mut self, name: &str, dim: usize, eps: f64) -> Result<RmsNorm, ModelError> {
@@ -109,7 +126,7 @@ impl<'a> WeightReader<'a> {
 
 /// `x W^T + b` with `W` kept quantized: the matmul kernels read it directly.
 pub(crate) struct Linear {
-    weight: QMatMul,
+    weight: Weight,
     bias: Option<Tensor>,
     /// Zero columns [`cpu_layout`] appended to `W`; inputs are padded to match.
     pad_k: usize,
@@ -117,7 +134,97 @@ pub(crate) struct Linear {
     min_rows: usize,
 }
 
+/// Projections of one input (Q/K/V, gate/up): one matmul over their stacked rows when all
+/// are repacked alike, else one each. Outputs are the same either way.
+pub(crate) enum Projections {
+    Stacked { linear: Linear, widths: Vec<usize> },
+    Separate(Vec<Linear>),
+}
+
+impl Projections {
+    pub fn new(parts: Vec<Linear>) -> Result<Self, ModelError> {
+        let packed: Option<Vec<&Arc<PackedWeight>>> = parts
+            .iter()
+            .map(|l| match &l.weight {
+                Weight::Packed(w) => Some(w),
+                Weight::Candle(_) => None,
+            })
+            .collect();
+        let stacked = packed.and_then(|ws| {
+            let refs: Vec<&PackedWeight> = ws.iter().map(|w| w.as_ref()).collect();
+            PackedWeight::stack(&refs)
+        });
+        let Some(stacked) = stacked else {
+            return Ok(Self::Separate(parts));
+        };
+        let widths = parts.iter().map(Linear::out_features).collect::<Vec<_>>();
+        let bias = match parts.iter().any(|l| l.bias.is_some()) {
+            true => {
+                let biases = parts
+                    .iter()
+                    .zip(&widths)
+                    .map(|(l, &n)| match &l.bias {
+                        Some(b) => Ok(b.clone()),
+                        None => Tensor::zeros(n, DType::F32, &candle_core::Device::Cpu),
+                    })
+                    .collect::<candle_core::Result<Vec<_>>>()?;
+                Some(Tensor::cat(&biases, 0)?)
+            }
+            false => None,
+        };
+        Ok(Self::Stacked {
+            linear: Linear::packed(Arc::new(stacked), bias),
+            widths,
+        })
+    }
+
+    /// `x`: `[tokens, in]` → one `[tokens, out_i]` per projection.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Vec<Tensor>> {
+        match self {
+            Self::Separate(parts) => parts.iter().map(|l| l.forward(x)).collect(),
+            Self::Stacked { linear, widths } => {
+                let y = linear.forward(x)?;
+                let mut start = 0;
+                widths
+                    .iter()
+                    .map(|&n| {
+                        let part = y.narrow(1, start, n)?.contiguous();
+                        start += n;
+                        part
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// A matmul weight: repacked for our CPU kernels, or as candle multiplies it (GPU, dense
+/// and uncovered types, `--cpu-requantize`).
+enum Weight {
+    Packed(Arc<PackedWeight>),
+    Candle(QMatMul),
+}
+
 impl Linear {
+    fn out_features(&self) -> usize {
+        match &self.weight {
+            Weight::Packed(w) => w.rows,
+            Weight::Candle(w) => match w {
+                QMatMul::QTensor(t) => t.shape().dims()[0],
+                QMatMul::Tensor(t) | QMatMul::TensorF16(t) => t.dims()[0],
+            },
+        }
+    }
+
+    pub fn packed(weight: Arc<PackedWeight>, bias: Option<Tensor>) -> Self {
+        Self {
+            weight: Weight::Packed(weight),
+            bias,
+            pad_k: 0,
+            min_rows: 1,
+        }
+    }
+
     pub fn from_prepared(
         prepared: Prepared,
         bias: Option<Tensor>,
@@ -129,7 +236,7 @@ impl Linear {
             q => q,
         };
         Ok(Self {
-            weight,
+            weight: Weight::Candle(weight),
             bias,
             pad_k: prepared.pad_k,
             min_rows: prepared.min_rows,
@@ -138,9 +245,19 @@ impl Linear {
 
     /// `x`: `[tokens, in]` → `[tokens, out]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let weight = match &self.weight {
+            Weight::Packed(w) => {
+                let y = x.contiguous()?.apply_op1_no_bwd(&PackedMatMul(w))?;
+                return match &self.bias {
+                    Some(b) => y.broadcast_add(b),
+                    None => Ok(y),
+                };
+            }
+            Weight::Candle(w) => w,
+        };
         let rows = x.dim(0)?;
         let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k, self.min_rows)?;
-        let y = self.weight.forward(&x)?;
+        let y = weight.forward(&x)?;
         let y = match y.dim(0)? == rows {
             true => y,
             false => y.narrow(0, 0, rows)?,
@@ -154,23 +271,41 @@ impl Linear {
 
 /// Token embedding lookup on the quantized table: only the looked-up rows are dequantized
 /// (Gemma 3's 262144-row table would take 670 MB as f32).
-pub(crate) struct Embedding {
-    table: Arc<QTensor>,
-    /// Model width; the table may carry zero padding columns beyond it.
-    width: usize,
+pub(crate) enum Embedding {
+    Candle {
+        table: Arc<QTensor>,
+        /// Model width; the table may carry zero padding columns beyond it.
+        width: usize,
+    },
+    /// The table repacked for the output projection of a tied model, shared with it.
+    Packed(Arc<PackedWeight>),
 }
 
 impl Embedding {
     pub fn new(table: Arc<QTensor>, width: usize) -> Self {
-        Self { table, width }
+        Self::Candle { table, width }
     }
 
     /// `ids`: `[tokens]` u32 → `[tokens, width]` f32.
     pub fn forward(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
-        let rows = self.table.embedding(ids)?;
-        match rows.dim(1)? == self.width {
+        let (table, width) = match self {
+            Self::Candle { table, width } => (table, *width),
+            Self::Packed(table) => {
+                let ids = ids.to_vec1::<u32>()?;
+                let mut rows = vec![0f32; ids.len() * table.cols];
+                for (&id, row) in ids.iter().zip(rows.chunks_exact_mut(table.cols)) {
+                    if id as usize >= table.rows {
+                        candle_core::bail!("token {id} outside the embedding table");
+                    }
+                    table.dequantize_row(id as usize, row);
+                }
+                return Tensor::from_vec(rows, (ids.len(), table.cols), &candle_core::Device::Cpu);
+            }
+        };
+        let rows = table.embedding(ids)?;
+        match rows.dim(1)? == width {
             true => Ok(rows),
-            false => rows.narrow(1, 0, self.width),
+            false => rows.narrow(1, 0, width),
         }
     }
 }
