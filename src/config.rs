@@ -26,6 +26,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Load-test a running server (rollama, Ollama or llama.cpp) with concurrent streams.
     Bench(crate::loadgen::BenchArgs),
+    /// Measure single-stream prefill and decode speed of a GGUF file in-process.
+    Perf(crate::perf::PerfArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -76,10 +78,16 @@ pub struct ServeArgs {
     #[arg(long, env = "ROLLAMA_METRICS")]
     pub metrics: bool,
 
-    /// Re-encode 32-block weights (Q4_0/Q4_1/Q5_x/Q8_0) as padded Q8_0 for candle's fast CPU
-    /// kernels: faster on small models, more memory, logits further from llama.cpp's.
+    /// Re-encode 32-block weights (Q4_0/Q4_1/Q5_x/Q8_0) as padded Q8_0 for candle's
+    /// repacked VNNI/AMX kernels instead of ours: faster prefill on CPUs with AMX, more
+    /// memory, logits further from llama.cpp's.
     #[arg(long, env = "ROLLAMA_CPU_REQUANTIZE")]
     pub cpu_requantize: bool,
+
+    /// CPU threads for the model (default: physical cores). A request's `num_thread`
+    /// option can use fewer.
+    #[arg(long, env = "ROLLAMA_NUM_THREADS")]
+    pub threads: Option<usize>,
 
     /// The Ollama version `/api/version` reports (clients gate features on it).
     #[arg(long, env = "ROLLAMA_OLLAMA_VERSION", default_value = "0.12.6")]

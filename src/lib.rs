@@ -17,6 +17,7 @@ pub mod config;
 pub mod engine;
 pub mod loadgen;
 pub mod model;
+pub mod perf;
 pub mod server;
 pub mod shutdown;
 pub mod store;

@@ -18,11 +18,16 @@ async fn main() -> anyhow::Result<()> {
             serve(args).await
         }
         Command::Bench(args) => rollama::loadgen::run(args).await,
+        Command::Perf(args) => tokio::task::spawn_blocking(|| rollama::perf::run(args)).await?,
     }
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.bind_addr()?;
+    if let Some(n) = args.threads.filter(|&n| n > 0) {
+        // candle sizes its CPU worker pool from this when the first model loads.
+        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+    }
     let device = rollama::model::default_device()?;
     let registry = Registry::new(
         ModelStore::new(&args.models),

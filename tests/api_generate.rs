@@ -220,6 +220,22 @@ async fn seeds_reproduce_and_concurrent_requests_match_sequential() {
     .await;
     let concurrent: Vec<String> = concurrent.into_iter().map(text).collect();
     assert_eq!(sequential, concurrent);
+
+    // `num_thread` changes how the work is split, never the result; a value of the wrong
+    // type fails like any known option does in Ollama (500, its message).
+    let mut one_thread = body(prompts[1]);
+    one_thread["options"]["num_thread"] = json!(1);
+    let single = text(post(&url, one_thread).await.json().await.expect("json"));
+    assert_eq!(single, sequential[1]);
+    let mut bad = body(prompts[1]);
+    bad["options"]["num_thread"] = json!("many");
+    let resp = post(&url, bad).await;
+    assert_eq!(resp.status(), 500);
+    let err: Value = resp.json().await.expect("json");
+    assert_eq!(
+        err["error"],
+        "option \"num_thread\" must be of type integer"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

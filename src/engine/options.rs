@@ -28,6 +28,9 @@ pub struct GenerateOptions {
     pub num_ctx: usize,
     /// Prompt tokens always kept when a long prompt is truncated.
     pub num_keep: usize,
+    /// CPU threads for the forward passes this request takes part in (`None`: all of the
+    /// pool). A step shared by several requests uses the largest they ask for.
+    pub num_thread: Option<usize>,
 }
 
 /// Ollama's default context window on a machine without a large GPU.
@@ -50,6 +53,7 @@ impl Default for GenerateOptions {
             num_predict: None,
             num_ctx: DEFAULT_NUM_CTX,
             num_keep: 4,
+            num_thread: None,
         }
     }
 }
@@ -94,7 +98,11 @@ impl GenerateOptions {
                     "num_keep" => o.num_keep = int(key, value)?.max(0) as usize,
                     "stop" => o.stop = stop_list(key, value)?,
                     // Load-time options we accept with their types checked.
-                    "num_batch" | "num_gpu" | "main_gpu" | "num_thread" | "draft_num_predict" => {
+                    "num_thread" => {
+                        let n = int(key, value)?;
+                        o.num_thread = (n > 0).then_some(n as usize);
+                    }
+                    "num_batch" | "num_gpu" | "main_gpu" | "draft_num_predict" => {
                         int(key, value)?;
                     }
                     "use_mmap" => {

@@ -34,6 +34,11 @@ pub struct Sequence {
 }
 
 impl Sequence {
+    /// Threads this sequence's request asked for (`num_thread`).
+    pub fn num_thread(&self) -> Option<usize> {
+        self.options.num_thread
+    }
+
     pub fn new(
         prompt: Vec<u32>,
         options: GenerateOptions,

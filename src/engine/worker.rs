@@ -203,6 +203,7 @@ impl Worker {
             budget = budget.saturating_sub(take);
             chunks.push(take);
         }
+        let threads = self.running.iter().filter_map(|s| s.num_thread()).max();
         let result = {
             let _turn = COMPUTE.lock().unwrap_or_else(|e| e.into_inner());
             let mut batch: Vec<SeqBatch<'_>> = self
@@ -218,7 +219,10 @@ impl Worker {
                     }
                 })
                 .collect();
-            self.model.forward(&mut batch).and_then(to_rows)
+            let model = &self.model;
+            crate::model::quant::with_threads(threads.unwrap_or(0), || {
+                model.forward(&mut batch).and_then(to_rows)
+            })
         };
         let mut rows = match result {
             Ok(rows) => rows.into_iter(),
