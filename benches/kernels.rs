@@ -8,10 +8,10 @@
 
 use std::time::Duration;
 
-use candle_core::quantized::{GgmlDType, QTensor};
+use candle_core::quantized::QTensor;
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rollama::model::quant::testing::{Kernel, Packed};
+use rollama::model::quant::testing::{Kernel, Packed, TYPES};
 
 /// `[rows, cols]`: a 1024 → 1536 projection (a multiple of 256 for the K-quants).
 const ROWS: usize = 1536;
@@ -31,16 +31,7 @@ fn bench(c: &mut Criterion) {
     let w = Tensor::from_vec(values(ROWS * COLS, 1), (ROWS, COLS), &dev).expect("weights");
     let x1 = values(COLS, 2);
     let xm = values(PREFILL_ROWS * COLS, 3);
-    for dtype in [
-        GgmlDType::Q4_0,
-        GgmlDType::Q4_1,
-        GgmlDType::Q5_0,
-        GgmlDType::Q5_1,
-        GgmlDType::Q8_0,
-        GgmlDType::Q4K,
-        GgmlDType::Q5K,
-        GgmlDType::Q6K,
-    ] {
+    for dtype in TYPES {
         let q = QTensor::quantize(&w, dtype).expect("quantize");
         let packed = Packed::new(dtype, &q.data().expect("data"), ROWS, COLS).expect("pack");
         let mut group = c.benchmark_group(format!("kernel_{dtype:?}"));

@@ -12,18 +12,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Module, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollama::model::quant::testing::{Kernel, Packed};
-
-const TYPES: [GgmlDType; 8] = [
-    GgmlDType::Q4_0,
-    GgmlDType::Q4_1,
-    GgmlDType::Q5_0,
-    GgmlDType::Q5_1,
-    GgmlDType::Q8_0,
-    GgmlDType::Q4K,
-    GgmlDType::Q5K,
-    GgmlDType::Q6K,
-];
+use rollama::model::quant::testing::{Kernel, Packed, TYPES};
 
 fn random(rng: &mut StdRng, n: usize) -> Vec<f32> {
     // Mostly small values with occasional outliers, like real activations and weights.

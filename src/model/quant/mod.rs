@@ -90,6 +90,18 @@ pub mod testing {
 
     pub use super::matmul::Kernel;
 
+    /// Every GGUF type the kernels cover.
+    pub const TYPES: [GgmlDType; 8] = [
+        GgmlDType::Q4_0,
+        GgmlDType::Q4_1,
+        GgmlDType::Q5_0,
+        GgmlDType::Q5_1,
+        GgmlDType::Q8_0,
+        GgmlDType::Q4K,
+        GgmlDType::Q5K,
+        GgmlDType::Q6K,
+    ];
+
     /// A GGUF-quantized matrix repacked for the kernels.
     pub struct Packed(super::PackedWeight);
 
