@@ -24,9 +24,8 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = args.bind_addr()?;
-    if let Some(n) = args.threads.filter(|&n| n > 0) {
-        // candle sizes its CPU worker pool from this when the first model loads.
-        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+    if let Some(n) = args.threads {
+        rollama::model::quant::set_pool_threads(n);
     }
     let device = rollama::model::default_device()?;
     let registry = Registry::new(

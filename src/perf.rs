@@ -44,8 +44,7 @@ pub fn prompt_ids(vocab: usize, len: usize) -> Vec<u32> {
 
 pub fn run(args: PerfArgs) -> anyhow::Result<()> {
     if let Some(n) = args.threads {
-        // candle sizes its worker pool from this on first use.
-        std::env::set_var("CANDLE_NUM_THREADS", n.to_string());
+        quant::set_pool_threads(n);
     }
     let file = GgufFile::open(&args.model).context("open model")?;
     let model = Model::load_with(&file, &Device::Cpu, &LoadOptions::default())?;

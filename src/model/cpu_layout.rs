@@ -1,4 +1,5 @@
-//! Re-encoding of weights for candle's CPU kernels.
+//! Re-encoding of weights for candle's CPU kernels (`--cpu-requantize`; by default our own
+//! kernels in `quant` multiply the GGUF types directly).
 //!
 //! candle 0.11's fast x86 path (repacked tiles, VNNI/AMX dot products) covers only Q4_K,
 //! Q6_K and Q8_0 with an input width `k` that is a multiple of 256 and an output width
@@ -64,13 +65,8 @@ pub(crate) fn prepare(weight: Arc<QTensor>, requantize: bool) -> Result<Prepared
         GgmlDType::Q4_0 | GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1 | GgmlDType::Q8_0
     );
     let scalar_kernel = matches!(dtype, GgmlDType::Q4_1 | GgmlDType::Q5_0 | GgmlDType::Q5_1);
-    // Without `requantize`, only Q5_0 is re-encoded, as unpadded Q8_0: both are symmetric
-    // 32-blocks, so Q8_0 holds Q5_0's values to within 1/16 of a Q5 step, activations are
-    // still quantized per 32 like llama.cpp, and candle's Q8_0 kernel is SIMD where its Q5_0
-    // one is scalar. Measured on Gemma 3 it also lands closer to llama.cpp's logits (0.67
-    // vs 1.10 apart). Asymmetric Q4_1/Q5_1 would move by up to ~12% of a step: kept native.
-    let exact_reencode = dtype == GgmlDType::Q5_0;
-    if !device.is_cpu() || !block32 || !(requantize || exact_reencode) {
+    // Without `requantize` our own kernels take every 32-block type (`quant`).
+    if !device.is_cpu() || !block32 || !requantize {
         return keep(weight);
     }
     let (n, k) = weight.shape().dims2()?;

@@ -13,8 +13,8 @@
 //! On CPU a sequence's logits are bit-for-bit the same whatever else shares the pass and
 //! however its prompt was chunked: every op is row-independent (attention has its own
 //! kernel for that, `attention_cpu`), which matters because these small quantized models
-//! turn last-bit differences into different greedy tokens. Weights in 32-wide block types
-//! are re-encoded at load for candle's fast kernels (`cpu_layout`).
+//! turn last-bit differences into different greedy tokens. On CPU the quantized weights
+//! are repacked at load for our own kernels (`quant`), which compute llama.cpp's sums.
 
 mod attention;
 mod attention_cpu;
@@ -52,8 +52,8 @@ pub struct SeqBatch<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Re-encode 32-block weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) as Q8_0 padded for candle's
-    /// fast CPU kernels: several times faster prefill on small models, at the cost of memory
-    /// and of numerics that drift further from llama.cpp's. Off by default.
+    /// repacked VNNI/AMX kernels instead of ours: faster prefill where AMX exists, at the
+    /// cost of memory and of numerics that drift further from llama.cpp's. Off by default.
     pub cpu_requantize: bool,
 }
 

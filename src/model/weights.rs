@@ -245,22 +245,17 @@ impl Linear {
 
     /// `x`: `[tokens, in]` → `[tokens, out]`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let weight = match &self.weight {
-            Weight::Packed(w) => {
-                let y = x.contiguous()?.apply_op1_no_bwd(&PackedMatMul(w))?;
-                return match &self.bias {
-                    Some(b) => y.broadcast_add(b),
-                    None => Ok(y),
-                };
+        let y = match &self.weight {
+            Weight::Packed(w) => x.contiguous()?.apply_op1_no_bwd(&PackedMatMul(w))?,
+            Weight::Candle(w) => {
+                let rows = x.dim(0)?;
+                let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k, self.min_rows)?;
+                let y = w.forward(&x)?;
+                match y.dim(0)? == rows {
+                    true => y,
+                    false => y.narrow(0, 0, rows)?,
+                }
             }
-            Weight::Candle(w) => w,
-        };
-        let rows = x.dim(0)?;
-        let x = cpu_layout::pad_input(&x.contiguous()?, self.pad_k, self.min_rows)?;
-        let y = weight.forward(&x)?;
-        let y = match y.dim(0)? == rows {
-            true => y,
-            false => y.narrow(0, 0, rows)?,
         };
         match &self.bias {
             Some(b) => y.broadcast_add(b),

@@ -45,6 +45,14 @@ pub fn default_threads() -> usize {
     candle_core::utils::barrier_pool().n_workers() + 1
 }
 
+/// Sizes candle's CPU worker pool (the kernels' threads) to `threads`; only effective
+/// before the first model loads, which is when candle creates the pool.
+pub fn set_pool_threads(threads: usize) {
+    if threads > 0 {
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+    }
+}
+
 fn current_threads() -> usize {
     match THREADS.with(Cell::get) {
         0 => default_threads(),
