@@ -4,8 +4,8 @@
 //! Tolerances: the kernels quantize activations to int8 (per 32 or 256 values) as llama.cpp
 //! does, so they differ from the exact product by that rounding: each result must be within
 //! 1% of `‖x‖·‖w‖` (the scale of the dot product) of the f64 reference. Against candle's own
-//! quantized matmul, which rounds activations the same way, within 0.1%. The AVX2 and
-//! portable kernels must agree bit for bit, and results must not depend on the thread count
+//! quantized matmul, which rounds activations the same way, within 0.1%. Every kernel the
+//! CPU runs (AVX-512, AVX2, portable) must agree bit for bit, and results must not depend on the thread count
 //! or on the other rows of the batch.
 
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -54,9 +54,16 @@ fn check(case: &Case, rng: &mut StdRng) {
     let x = random(rng, m * cols);
 
     let ours = packed.matmul(&x, m, 1, Kernel::detect());
-    let portable = packed.matmul(&x, m, 1, Kernel::Portable);
     let threaded = packed.matmul(&x, m, 4, Kernel::detect());
-    assert_eq!(ours, portable, "{dtype:?} SIMD vs portable");
+    for kernel in Kernel::available() {
+        let theirs = packed.matmul(&x, m, 1, kernel);
+        assert_eq!(
+            ours,
+            theirs,
+            "{dtype:?} {:?} vs {kernel:?}",
+            Kernel::detect()
+        );
+    }
     assert_eq!(ours, threaded, "{dtype:?} 1 vs 4 threads");
 
     // candle's scalar kernels (Q4_1, Q5_x) assert an even number of blocks per row.

@@ -109,7 +109,7 @@ pub(crate) fn prepare(weight: Arc<QTensor>, requantize: bool) -> Result<Prepared
 /// candle asserts (panics) when block data is misaligned; check first so a surprising
 /// allocator turns into an error instead.
 fn from_bytes(bytes: &[u8], shape: (usize, usize), device: &Device) -> Result<QTensor, ModelError> {
-    if bytes.as_ptr() as usize % std::mem::align_of::<u64>() != 0 {
+    if !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<u64>()) {
         return Err(ModelError::Format(
             "misaligned re-encoded weight buffer".into(),
         ));

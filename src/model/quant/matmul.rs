@@ -17,6 +17,8 @@ const ITEM_ROWS: usize = 16;
 /// Which implementation this CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
+    /// AVX-512 F/BW/VL/VNNI (x86_64, detected at run time).
+    Avx512,
     /// AVX2 + FMA (x86_64, detected at run time).
     Avx2,
     /// Plain Rust, bit-for-bit the same results.
@@ -27,13 +29,23 @@ impl Kernel {
     /// The fastest kernel this CPU supports (detected once).
     pub fn detect() -> Kernel {
         static KERNEL: OnceLock<Kernel> = OnceLock::new();
-        *KERNEL.get_or_init(|| {
-            #[cfg(target_arch = "x86_64")]
-            if super::x86::available() {
-                return Kernel::Avx2;
+        *KERNEL.get_or_init(|| Kernel::available()[0])
+    }
+
+    /// Every kernel this CPU runs, fastest first.
+    pub fn available() -> Vec<Kernel> {
+        let mut out = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if super::x86::avx512::available() {
+                out.push(Kernel::Avx512);
             }
-            Kernel::Portable
-        })
+            if super::x86::available() {
+                out.push(Kernel::Avx2);
+            }
+        }
+        out.push(Kernel::Portable);
+        out
     }
 }
 
@@ -128,6 +140,7 @@ fn rows(
             }
         }
         Kernel::Avx2 => t.simd(end),
+        Kernel::Avx512 => t.simd512(end),
     }
 }
 
@@ -149,6 +162,87 @@ impl Tiles<'_, '_> {
         }
         for c in full..self.m {
             self.row_tiles::<4, 1>(c, end);
+        }
+    }
+
+    /// Eight activation rows at a time against four weight rows, then pairs; a last odd
+    /// activation row against pairs of weight rows.
+    #[cfg(target_arch = "x86_64")]
+    fn simd512(mut self, end: usize) {
+        let mut c = 0;
+        while c + 8 <= self.m {
+            self.col_tiles::<4, 4>(c, end);
+            c += 8;
+        }
+        while c + 2 <= self.m {
+            self.col_tiles::<4, 1>(c, end);
+            c += 2;
+        }
+        if c < self.m {
+            let mut r = self.first;
+            while r + 8 <= end {
+                self.pair_tile::<4>(r, c);
+                r += 8;
+            }
+            while r + 2 <= end {
+                self.pair_tile::<1>(r, c);
+                r += 2;
+            }
+            if r < end {
+                self.tile::<1, 1>(r, c);
+            }
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn simd512(self, end: usize) {
+        self.simd(end)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn col_tiles<const RW: usize, const CP: usize>(&mut self, col: usize, end: usize) {
+        let mut r = self.first;
+        while r + RW <= end {
+            self.col_tile::<RW, CP>(r, col);
+            r += RW;
+        }
+        while r < end {
+            self.col_tile::<1, CP>(r, col);
+            r += 1;
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[rustfmt::skip]
+    fn col_tile<const RW: usize, const CP: usize>(&mut self, row: usize, col: usize) {
+        use super::x86::avx512::{cols_32, cols_k};
+        let (w, a, m, first) = (self.w, self.a, self.m, self.first);
+        let out = &mut *self.out;
+        match w.scheme {
+            Scheme::Nibble8 => cols_32::<true, true, false, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::NibbleMin => cols_32::<true, false, true, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::Byte => cols_32::<false, false, false, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::ByteMin => cols_32::<false, false, true, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::KNibble => cols_k::<true, true, false, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::KByte => cols_k::<false, true, false, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::KByte16 => cols_k::<false, false, true, RW, CP>(w, a, row, col, out, m, first),
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[rustfmt::skip]
+    fn pair_tile<const RP: usize>(&mut self, row: usize, col: usize) {
+        use super::x86::avx512::{rows_32, rows_k};
+        let (w, a, m, first) = (self.w, self.a, self.m, self.first);
+        let out = &mut *self.out;
+        match w.scheme {
+            Scheme::Nibble8 => rows_32::<true, true, false, RP>(w, a, row, col, out, m, first),
+            Scheme::NibbleMin => rows_32::<true, false, true, RP>(w, a, row, col, out, m, first),
+            Scheme::Byte => rows_32::<false, false, false, RP>(w, a, row, col, out, m, first),
+            Scheme::ByteMin => rows_32::<false, false, true, RP>(w, a, row, col, out, m, first),
+            Scheme::KNibble => rows_k::<true, true, false, RP>(w, a, row, col, out, m, first),
+            Scheme::KByte => rows_k::<false, true, false, RP>(w, a, row, col, out, m, first),
+            Scheme::KByte16 => rows_k::<false, false, true, RP>(w, a, row, col, out, m, first),
         }
     }
 

@@ -236,7 +236,7 @@ impl PackedWeight {
         let Some((scheme, act, block_values, block_bytes)) = layout_of(dtype) else {
             return Ok(None);
         };
-        if cols % block_values != 0 {
+        if !cols.is_multiple_of(block_values) {
             return Err(format!("{dtype:?} row of {cols} values"));
         }
         let gguf_row = cols / block_values * block_bytes;

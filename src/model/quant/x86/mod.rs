@@ -1,4 +1,5 @@
-//! AVX2 + FMA kernels: the crate's one module allowed `unsafe`.
+//! x86 SIMD kernels (AVX2 + FMA here, AVX-512 VNNI in [`avx512`]): the crate's one module
+//! allowed `unsafe`.
 //!
 //! The unsafety is of two kinds only: calling `#[target_feature]` functions, which is sound
 //! once [`available`] has said the CPU has AVX2 and FMA (the dispatcher in `matmul` checks
@@ -13,6 +14,8 @@
 //! 4 values, converted to f32 and scaled with one FMA per block; the arithmetic is exactly
 //! that of [`super::portable::dot`].
 #![allow(unsafe_code)]
+
+pub(crate) mod avx512;
 
 use std::arch::x86_64::*;
 
