@@ -19,7 +19,7 @@ use std::arch::x86_64::*;
 
 use super::super::activations::Activations;
 use super::super::pack::{PackedWeight, BLOCK};
-use super::{hsum, prefetch, store, AHEAD};
+use super::{hsum, prefetch, store};
 
 /// Whether this CPU runs the kernels here.
 pub(crate) fn available() -> bool {
@@ -33,6 +33,8 @@ pub(crate) fn available() -> bool {
 /// The weight and activation data of a tile: `RW` weight rows, `RA` activation rows.
 struct Tile<'a, const RW: usize, const RA: usize> {
     wq: [&'a [u8]; RW],
+    /// The rows of the next tile down, prefetched while this one is multiplied.
+    next: [&'a [u8]; RW],
     aq: [&'a [i8]; RA],
     blocks: usize,
 }
@@ -40,17 +42,21 @@ struct Tile<'a, const RW: usize, const RA: usize> {
 impl<'a, const RW: usize, const RA: usize> Tile<'a, RW, RA> {
     fn new(w: &'a PackedWeight, a: &'a Activations, row0: usize, col0: usize) -> Self {
         let blocks = w.blocks();
-        let bb = w.scheme.block_bytes();
         Self {
-            wq: std::array::from_fn(|r| {
-                &w.qs[(row0 + r) * blocks * bb..(row0 + r + 1) * blocks * bb]
-            }),
+            wq: std::array::from_fn(|r| row(w, row0 + r)),
+            next: std::array::from_fn(|r| row(w, row0 + RW + r)),
             aq: std::array::from_fn(|c| {
                 &a.qs[(col0 + c) * blocks * BLOCK..(col0 + c + 1) * blocks * BLOCK]
             }),
             blocks,
         }
     }
+}
+
+/// Weight row `r`'s values; empty past the last row.
+fn row(w: &PackedWeight, r: usize) -> &[u8] {
+    let rb = w.blocks() * w.scheme.block_bytes();
+    w.qs.get(r * rb..(r + 1) * rb).unwrap_or(&[])
 }
 
 /// The scales of a tile's rows: per block (32-value types) or per super-block (`d`,
@@ -151,7 +157,7 @@ unsafe fn cols_32_avx512<
     let mut macc = [[[0f32; 2]; CP]; RW];
     for b in 0..blocks {
         let wv: [__m512i; RW] = std::array::from_fn(|r| {
-            prefetch(t.wq[r], (b + AHEAD) * bb);
+            stream(t.next[r], b * bb, bb);
             both_halves::<NIB>(t.wq[r].as_ptr().add(b * bb))
         });
         let wcorr: [__m512i; RW] = std::array::from_fn(|r| match signed {
@@ -213,15 +219,13 @@ pub(crate) fn rows_32<const NIB: bool, const OFF8: bool, const MIN: bool, const 
     store_rows(sums, out, (row0 - out_row0, col), m);
 }
 
-/// The rows of `RP` pairs of weight rows from `row0`.
-fn pair_rows<const RP: usize>(w: &PackedWeight, row0: usize) -> [[&[u8]; 2]; RP] {
-    let rb = w.blocks() * w.scheme.block_bytes();
-    std::array::from_fn(|p| {
-        std::array::from_fn(|h| {
-            let r = row0 + 2 * p + h;
-            &w.qs[r * rb..(r + 1) * rb]
-        })
-    })
+/// `RP` pairs of weight rows from `row0`, and the pairs after them (prefetched).
+type PairRows<'a, const RP: usize> = ([[&'a [u8]; 2]; RP], [[&'a [u8]; 2]; RP]);
+
+fn pair_rows<const RP: usize>(w: &PackedWeight, row0: usize) -> PairRows<'_, RP> {
+    let at =
+        |first: usize| std::array::from_fn(|p| std::array::from_fn(|h| row(w, first + 2 * p + h)));
+    (at(row0), at(row0 + 2 * RP))
 }
 
 fn store_rows<const RP: usize>(
@@ -240,7 +244,7 @@ fn store_rows<const RP: usize>(
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn rows_32_avx512<const NIB: bool, const OFF8: bool, const MIN: bool, const RP: usize>(
     t: &Tile<'_, 1, 1>,
-    wq: &[[&[u8]; 2]; RP],
+    wq: &PairRows<'_, RP>,
     s: &Scales<'_>,
 ) -> [[f32; 2]; RP] {
     let blocks = t.blocks;
@@ -257,9 +261,9 @@ unsafe fn rows_32_avx512<const NIB: bool, const OFF8: bool, const MIN: bool, con
         };
         let ad = _mm512_set1_ps(s.ad[b]);
         for p in 0..RP {
-            let (p0, p1) = (wq[p][0], wq[p][1]);
-            prefetch(p0, (b + AHEAD) * bb);
-            prefetch(p1, (b + AHEAD) * bb);
+            let (p0, p1) = (wq.0[p][0], wq.0[p][1]);
+            stream(wq.1[p][0], b * bb, bb);
+            stream(wq.1[p][1], b * bb, bb);
             let wv = two_rows::<NIB>(p0.as_ptr().add(b * bb), p1.as_ptr().add(b * bb));
             let lanes = match signed {
                 true => _mm512_dpbusd_epi32(neg_sums(_mm512_set1_epi8(-128), wv), au, wv),
@@ -335,7 +339,7 @@ unsafe fn cols_k_avx512<
         let mut imin = [[[0i32; 2]; CP]; RW];
         for b in sb * 8..sb * 8 + 8 {
             let wv: [__m512i; RW] = std::array::from_fn(|r| {
-                prefetch(t.wq[r], (b + AHEAD) * bb);
+                stream(t.next[r], b * bb, bb);
                 both_halves::<NIB>(t.wq[r].as_ptr().add(b * bb))
             });
             let scales: [__m512i; RW] = std::array::from_fn(|r| {
@@ -417,7 +421,7 @@ pub(crate) fn rows_k<const NIB: bool, const MIN: bool, const PER16: bool, const 
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn rows_k_avx512<const NIB: bool, const MIN: bool, const PER16: bool, const RP: usize>(
     t: &Tile<'_, 1, 1>,
-    wq: &[[&[u8]; 2]; RP],
+    wq: &PairRows<'_, RP>,
     s: &Scales<'_>,
 ) -> [[f32; 2]; RP] {
     let blocks = t.blocks;
@@ -433,9 +437,9 @@ unsafe fn rows_k_avx512<const NIB: bool, const MIN: bool, const PER16: bool, con
                 _mm512_broadcast_i64x4(_mm256_loadu_si256(t.aq[0].as_ptr().add(b * BLOCK).cast()));
             let au = _mm512_xor_si512(av, _mm512_set1_epi8(-128));
             for p in 0..RP {
-                let (p0, p1) = (wq[p][0], wq[p][1]);
-                prefetch(p0, (b + AHEAD) * bb);
-                prefetch(p1, (b + AHEAD) * bb);
+                let (p0, p1) = (wq.0[p][0], wq.0[p][1]);
+                stream(wq.1[p][0], b * bb, bb);
+                stream(wq.1[p][1], b * bb, bb);
                 let wv = two_rows::<NIB>(p0.as_ptr().add(b * bb), p1.as_ptr().add(b * bb));
                 let (w0, w1) = ((2 * p) * blocks + b, (2 * p + 1) * blocks + b);
                 let scales = _mm512_inserti64x4::<1>(
@@ -474,6 +478,16 @@ unsafe fn rows_k_avx512<const NIB: bool, const MIN: bool, const PER16: bool, con
         let (lo, hi) = halves(acc[p]);
         [hsum(lo) + macc[p][0], hsum(hi) + macc[p][1]]
     })
+}
+
+/// Prefetches `row[at]` (the next tile's block at the position the tile is reading),
+/// once per cache line.
+#[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
+#[inline]
+fn stream(row: &[u8], at: usize, bb: usize) {
+    if at % 64 < bb {
+        prefetch(row, at);
+    }
 }
 
 /// `−(Σ u·v)` per lane of 4 (`u` unsigned): the exact offset terms of the module docs.
