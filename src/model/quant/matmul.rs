@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::activations::{self, Activations};
+use super::out::Out;
 use super::pack::{PackedWeight, Scheme};
 use super::portable;
 
@@ -59,100 +60,76 @@ pub(crate) fn matmul(
 ) -> Vec<f32> {
     let a = activations::quantize(x, w.act);
     let n = w.rows;
-    // Computed weight-row-major (each thread's rows are one contiguous slice), then
-    // transposed; for a single activation row both layouts are the same.
-    let mut out_t = vec![0f32; n * m];
+    let mut out = vec![0f32; m * n];
     let pool = candle_core::utils::barrier_pool();
     let threads = match n * m * w.cols < PARALLEL_WORK {
         true => 1,
         false => threads.clamp(1, pool.n_workers() + 1),
     };
+    let units = Out::units(&mut out, m, n, ITEM_ROWS);
     if threads == 1 {
-        rows(w, &a, 0, n, &mut out_t, m, kernel);
-    } else {
-        let chunks: Vec<Mutex<&mut [f32]>> =
-            out_t.chunks_mut(ITEM_ROWS * m).map(Mutex::new).collect();
-        let items = chunks.len();
-        let grab = items.div_ceil(threads * 4).max(1);
-        let cursor = AtomicUsize::new(0);
-        let caller = pool.n_workers();
-        pool.execute(|tid| {
-            // The calling thread is `caller`; pool workers beyond `threads` sit this out.
-            if tid != caller && tid + 1 >= threads {
-                return;
-            }
-            loop {
-                let start = cursor.fetch_add(grab, Ordering::Relaxed);
-                if start >= items {
-                    break;
-                }
-                for (i, chunk) in chunks.iter().enumerate().skip(start).take(grab) {
-                    let mut out = chunk.lock().unwrap_or_else(|e| e.into_inner());
-                    let first = i * ITEM_ROWS;
-                    rows(
-                        w,
-                        &a,
-                        first,
-                        (first + ITEM_ROWS).min(n),
-                        &mut out,
-                        m,
-                        kernel,
-                    );
-                }
-            }
-        });
-    }
-    if m == 1 {
-        return out_t;
-    }
-    let mut out = vec![0f32; m * n];
-    for (r, row) in out_t.chunks_exact(m).enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            out[c * n + r] = *v;
+        for mut unit in units {
+            rows(w, &a, &mut unit, m, kernel);
         }
+        return out;
     }
+    let units: Vec<Mutex<Out<'_>>> = units.into_iter().map(Mutex::new).collect();
+    let items = units.len();
+    let grab = items.div_ceil(threads * 4).max(1);
+    let cursor = AtomicUsize::new(0);
+    let caller = pool.n_workers();
+    pool.execute(|tid| {
+        // The calling thread is `caller`; pool workers beyond `threads` sit this out.
+        if tid != caller && tid + 1 >= threads {
+            return;
+        }
+        loop {
+            let start = cursor.fetch_add(grab, Ordering::Relaxed);
+            if start >= items {
+                break;
+            }
+            for unit in units.iter().skip(start).take(grab) {
+                let mut unit = unit.lock().unwrap_or_else(|e| e.into_inner());
+                rows(w, &a, &mut unit, m, kernel);
+            }
+        }
+    });
+    drop(units);
     out
 }
 
-/// Weight rows `first..end` against every activation row, into `out` (`(end - first) × m`).
-fn rows(
-    w: &PackedWeight,
-    a: &Activations,
-    first: usize,
-    end: usize,
-    out: &mut [f32],
-    m: usize,
-    kernel: Kernel,
-) {
+/// The unit's weight rows against every activation row.
+fn rows(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: Kernel) {
+    let range = out.rows();
     let t = Tiles {
         w,
         a,
         out,
         m,
-        first,
+        first: range.start,
     };
     match kernel {
         Kernel::Portable => {
-            for r in first..end {
+            for r in range {
                 for c in 0..m {
-                    t.out[(r - first) * m + c] = portable::dot(w, r, a, c);
+                    t.out.set(r, c, portable::dot(w, r, a, c));
                 }
             }
         }
-        Kernel::Avx2 => t.simd(end),
-        Kernel::Avx512 => t.simd512(end),
+        Kernel::Avx2 => t.simd(range.end),
+        Kernel::Avx512 => t.simd512(range.end),
     }
 }
 
-struct Tiles<'a, 'o> {
+struct Tiles<'a, 'o, 'u> {
     w: &'a PackedWeight,
     a: &'a Activations,
-    out: &'o mut [f32],
+    out: &'o mut Out<'u>,
     m: usize,
     first: usize,
 }
 
-impl Tiles<'_, '_> {
+impl Tiles<'_, '_, '_> {
     /// Four activation rows at a time against pairs of weight rows (prefill, large
     /// batches); leftover activation rows one at a time against four weight rows (decode).
     fn simd(mut self, end: usize) {
@@ -216,16 +193,16 @@ impl Tiles<'_, '_> {
     #[rustfmt::skip]
     fn col_tile<const RW: usize, const CP: usize>(&mut self, row: usize, col: usize) {
         use super::x86::avx512::{cols_32, cols_k};
-        let (w, a, m, first) = (self.w, self.a, self.m, self.first);
+        let (w, a) = (self.w, self.a);
         let out = &mut *self.out;
         match w.scheme {
-            Scheme::Nibble8 => cols_32::<true, true, false, RW, CP>(w, a, row, col, out, m, first),
-            Scheme::NibbleMin => cols_32::<true, false, true, RW, CP>(w, a, row, col, out, m, first),
-            Scheme::Byte => cols_32::<false, false, false, RW, CP>(w, a, row, col, out, m, first),
-            Scheme::ByteMin => cols_32::<false, false, true, RW, CP>(w, a, row, col, out, m, first),
-            Scheme::KNibble => cols_k::<true, true, false, RW, CP>(w, a, row, col, out, m, first),
-            Scheme::KByte => cols_k::<false, true, false, RW, CP>(w, a, row, col, out, m, first),
-            Scheme::KByte16 => cols_k::<false, false, true, RW, CP>(w, a, row, col, out, m, first),
+            Scheme::Nibble8 => cols_32::<true, true, false, RW, CP>(w, a, row, col, out),
+            Scheme::NibbleMin => cols_32::<true, false, true, RW, CP>(w, a, row, col, out),
+            Scheme::Byte => cols_32::<false, false, false, RW, CP>(w, a, row, col, out),
+            Scheme::ByteMin => cols_32::<false, false, true, RW, CP>(w, a, row, col, out),
+            Scheme::KNibble => cols_k::<true, true, false, RW, CP>(w, a, row, col, out),
+            Scheme::KByte => cols_k::<false, true, false, RW, CP>(w, a, row, col, out),
+            Scheme::KByte16 => cols_k::<false, false, true, RW, CP>(w, a, row, col, out),
         }
     }
 
@@ -233,16 +210,16 @@ impl Tiles<'_, '_> {
     #[rustfmt::skip]
     fn pair_tile<const RP: usize>(&mut self, row: usize, col: usize) {
         use super::x86::avx512::{rows_32, rows_k};
-        let (w, a, m, first) = (self.w, self.a, self.m, self.first);
+        let (w, a) = (self.w, self.a);
         let out = &mut *self.out;
         match w.scheme {
-            Scheme::Nibble8 => rows_32::<true, true, false, RP>(w, a, row, col, out, m, first),
-            Scheme::NibbleMin => rows_32::<true, false, true, RP>(w, a, row, col, out, m, first),
-            Scheme::Byte => rows_32::<false, false, false, RP>(w, a, row, col, out, m, first),
-            Scheme::ByteMin => rows_32::<false, false, true, RP>(w, a, row, col, out, m, first),
-            Scheme::KNibble => rows_k::<true, true, false, RP>(w, a, row, col, out, m, first),
-            Scheme::KByte => rows_k::<false, true, false, RP>(w, a, row, col, out, m, first),
-            Scheme::KByte16 => rows_k::<false, false, true, RP>(w, a, row, col, out, m, first),
+            Scheme::Nibble8 => rows_32::<true, true, false, RP>(w, a, row, col, out),
+            Scheme::NibbleMin => rows_32::<true, false, true, RP>(w, a, row, col, out),
+            Scheme::Byte => rows_32::<false, false, false, RP>(w, a, row, col, out),
+            Scheme::ByteMin => rows_32::<false, false, true, RP>(w, a, row, col, out),
+            Scheme::KNibble => rows_k::<true, true, false, RP>(w, a, row, col, out),
+            Scheme::KByte => rows_k::<false, true, false, RP>(w, a, row, col, out),
+            Scheme::KByte16 => rows_k::<false, false, true, RP>(w, a, row, col, out),
         }
     }
 
@@ -262,16 +239,16 @@ impl Tiles<'_, '_> {
     #[rustfmt::skip]
     fn tile<const RW: usize, const RC: usize>(&mut self, row: usize, col: usize) {
         use super::x86::{tile, tile_k};
-        let (w, a, m, first) = (self.w, self.a, self.m, self.first);
+        let (w, a) = (self.w, self.a);
         let out = &mut *self.out;
         match w.scheme {
-            Scheme::Nibble8 => tile::<true, true, false, RW, RC>(w, a, row, col, out, m, first),
-            Scheme::NibbleMin => tile::<true, false, true, RW, RC>(w, a, row, col, out, m, first),
-            Scheme::Byte => tile::<false, false, false, RW, RC>(w, a, row, col, out, m, first),
-            Scheme::ByteMin => tile::<false, false, true, RW, RC>(w, a, row, col, out, m, first),
-            Scheme::KNibble => tile_k::<true, true, false, RW, RC>(w, a, row, col, out, m, first),
-            Scheme::KByte => tile_k::<false, true, false, RW, RC>(w, a, row, col, out, m, first),
-            Scheme::KByte16 => tile_k::<false, false, true, RW, RC>(w, a, row, col, out, m, first),
+            Scheme::Nibble8 => tile::<true, true, false, RW, RC>(w, a, row, col, out),
+            Scheme::NibbleMin => tile::<true, false, true, RW, RC>(w, a, row, col, out),
+            Scheme::Byte => tile::<false, false, false, RW, RC>(w, a, row, col, out),
+            Scheme::ByteMin => tile::<false, false, true, RW, RC>(w, a, row, col, out),
+            Scheme::KNibble => tile_k::<true, true, false, RW, RC>(w, a, row, col, out),
+            Scheme::KByte => tile_k::<false, true, false, RW, RC>(w, a, row, col, out),
+            Scheme::KByte16 => tile_k::<false, false, true, RW, RC>(w, a, row, col, out),
         }
     }
 
@@ -279,7 +256,7 @@ impl Tiles<'_, '_> {
     fn tile<const RW: usize, const RC: usize>(&mut self, row: usize, col: usize) {
         for r in row..row + RW {
             for c in col..col + RC {
-                self.out[(r - self.first) * self.m + c] = portable::dot(self.w, r, self.a, c);
+                self.out.set(r, c, portable::dot(self.w, r, self.a, c));
             }
         }
     }

@@ -14,6 +14,7 @@
 
 mod activations;
 mod matmul;
+mod out;
 mod pack;
 mod portable;
 #[cfg(target_arch = "x86_64")]

@@ -18,6 +18,7 @@
 use std::arch::x86_64::*;
 
 use super::super::activations::Activations;
+use super::super::out::Out;
 use super::super::pack::{PackedWeight, BLOCK};
 use super::{hsum, prefetch, store};
 
@@ -105,7 +106,6 @@ impl<'a> Scales<'a> {
 ///
 /// `NIB`: 4-bit values; `OFF8`: minus 8 (Q4_0); `MIN`: unsigned with a per-block min; none
 /// of them: signed bytes. Must only be called when [`available`].
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn cols_32<
     const NIB: bool,
     const OFF8: bool,
@@ -117,9 +117,7 @@ pub(crate) fn cols_32<
     a: &Activations,
     row0: usize,
     col0: usize,
-    out: &mut [f32],
-    m: usize,
-    out_row0: usize,
+    out: &mut Out<'_>,
 ) {
     let t = Tile::<RW, 2>::new(w, a, row0, col0);
     let s = Scales::new(w, a, (row0, row0 + RW), (col0, col0 + 2 * CP));
@@ -134,7 +132,7 @@ pub(crate) fn cols_32<
     let sums = unsafe { cols_32_avx512::<NIB, OFF8, MIN, RW, CP>(&t, &aq, &s) };
     for (p, _) in aq.iter().enumerate() {
         let part: [[f32; 2]; RW] = std::array::from_fn(|r| sums[r][p]);
-        store(part, out, (row0 - out_row0, col0 + 2 * p), m);
+        store(part, out, (row0, col0 + 2 * p));
     }
 }
 
@@ -201,22 +199,19 @@ unsafe fn cols_32_avx512<
 
 /// Decode tile of a 32-value type (see [`cols_32`]): `RP` pairs of weight rows × one
 /// activation row.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn rows_32<const NIB: bool, const OFF8: bool, const MIN: bool, const RP: usize>(
     w: &PackedWeight,
     a: &Activations,
     row0: usize,
     col: usize,
-    out: &mut [f32],
-    m: usize,
-    out_row0: usize,
+    out: &mut Out<'_>,
 ) {
     let t = Tile::<1, 1>::new(w, a, row0, col);
     let s = Scales::new(w, a, (row0, row0 + 2 * RP), (col, col + 1));
     let wq = pair_rows::<RP>(w, row0);
     // SAFETY: as in `cols_32`.
     let sums = unsafe { rows_32_avx512::<NIB, OFF8, MIN, RP>(&t, &wq, &s) };
-    store_rows(sums, out, (row0 - out_row0, col), m);
+    store_rows(sums, out, (row0, col));
 }
 
 /// `RP` pairs of weight rows from `row0`, and the pairs after them (prefetched).
@@ -228,15 +223,10 @@ fn pair_rows<const RP: usize>(w: &PackedWeight, row0: usize) -> PairRows<'_, RP>
     (at(row0), at(row0 + 2 * RP))
 }
 
-fn store_rows<const RP: usize>(
-    sums: [[f32; 2]; RP],
-    out: &mut [f32],
-    at: (usize, usize),
-    m: usize,
-) {
+fn store_rows<const RP: usize>(sums: [[f32; 2]; RP], out: &mut Out<'_>, at: (usize, usize)) {
     for (p, pair) in sums.iter().enumerate() {
         for (h, v) in pair.iter().enumerate() {
-            out[(at.0 + 2 * p + h) * m + at.1] = *v;
+            out.set(at.0 + 2 * p + h, at.1, *v);
         }
     }
 }
@@ -285,7 +275,6 @@ unsafe fn rows_32_avx512<const NIB: bool, const OFF8: bool, const MIN: bool, con
 }
 
 /// Prefill tile of a K-quant (see [`cols_32`]): `NIB` Q4_K, `MIN` Q4_K/Q5_K, `PER16` Q6_K.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn cols_k<
     const NIB: bool,
     const MIN: bool,
@@ -297,9 +286,7 @@ pub(crate) fn cols_k<
     a: &Activations,
     row0: usize,
     col0: usize,
-    out: &mut [f32],
-    m: usize,
-    out_row0: usize,
+    out: &mut Out<'_>,
 ) {
     let t = Tile::<RW, 2>::new(w, a, row0, col0);
     let s = Scales::new(w, a, (row0, row0 + RW), (col0, col0 + 2 * CP));
@@ -313,7 +300,7 @@ pub(crate) fn cols_k<
     let sums = unsafe { cols_k_avx512::<NIB, MIN, PER16, RW, CP>(&t, &aq, &s) };
     for (p, _) in aq.iter().enumerate() {
         let part: [[f32; 2]; RW] = std::array::from_fn(|r| sums[r][p]);
-        store(part, out, (row0 - out_row0, col0 + 2 * p), m);
+        store(part, out, (row0, col0 + 2 * p));
     }
 }
 
@@ -400,22 +387,19 @@ unsafe fn cols_k_avx512<
 
 /// Decode tile of a K-quant (see [`cols_k`]): `RP` pairs of weight rows × one activation
 /// row.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn rows_k<const NIB: bool, const MIN: bool, const PER16: bool, const RP: usize>(
     w: &PackedWeight,
     a: &Activations,
     row0: usize,
     col: usize,
-    out: &mut [f32],
-    m: usize,
-    out_row0: usize,
+    out: &mut Out<'_>,
 ) {
     let t = Tile::<1, 1>::new(w, a, row0, col);
     let s = Scales::new(w, a, (row0, row0 + 2 * RP), (col, col + 1));
     let wq = pair_rows::<RP>(w, row0);
     // SAFETY: as in `cols_32`.
     let sums = unsafe { rows_k_avx512::<NIB, MIN, PER16, RP>(&t, &wq, &s) };
-    store_rows(sums, out, (row0 - out_row0, col), m);
+    store_rows(sums, out, (row0, col));
 }
 
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]

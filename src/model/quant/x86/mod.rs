@@ -20,6 +20,7 @@ pub(crate) mod avx512;
 use std::arch::x86_64::*;
 
 use super::activations::Activations;
+use super::out::Out;
 use super::pack::{PackedWeight, BLOCK};
 
 /// Whether this CPU runs the kernels here.
@@ -49,25 +50,19 @@ impl<'a, const RW: usize, const RC: usize> Rows<'a, RW, RC> {
     }
 }
 
-fn store<const RW: usize, const RC: usize>(
-    sums: [[f32; RC]; RW],
-    out: &mut [f32],
-    at: (usize, usize),
-    m: usize,
-) {
+fn store<const RW: usize, const RC: usize>(sums: [[f32; RC]; RW], out: &mut Out<'_>, at: (usize, usize)) {
     for (r, row) in sums.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
-            out[(at.0 + r) * m + at.1 + c] = *v;
+            out.set(at.0 + r, at.1 + c, *v);
         }
     }
 }
 
 /// `RW × RC` dot products of a 32-value type: weight rows `row0..row0 + RW` with
-/// activation rows `col0..col0 + RC`, written to `out[(row - out_row0) * m + col]`.
+/// activation rows `col0..col0 + RC`, written to `out`.
 ///
 /// `NIB`: 4-bit values; `OFF8`: minus 8 (Q4_0); `MIN`: unsigned with a per-block min.
 /// Panics if the rows are out of range; must only be called when [`available`].
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn tile<
     const NIB: bool,
     const OFF8: bool,
@@ -79,9 +74,7 @@ pub(crate) fn tile<
     a: &Activations,
     row0: usize,
     col0: usize,
-    out: &mut [f32],
-    m: usize,
-    out_row0: usize,
+    out: &mut Out<'_>,
 ) {
     let rows = Rows::<RW, RC>::new(w, a, row0, col0);
     let blocks = w.blocks();
@@ -95,7 +88,7 @@ pub(crate) fn tile<
     // SAFETY: only called after `available()` (see the module docs); `rows` holds exactly
     // `blocks` blocks per row and the kernel reads blocks `0..blocks`.
     let sums = unsafe { tile_avx2::<NIB, OFF8, MIN, RW, RC>(blocks, &rows, ws, wm, ad, asum) };
-    store(sums, out, (row0 - out_row0, col0), m);
+    store(sums, out, (row0, col0));
 }
 
 #[target_feature(enable = "avx2,fma")]
@@ -141,7 +134,6 @@ unsafe fn tile_avx2<
 ///
 /// `NIB`: 4-bit values (Q4_K); `MIN`: unsigned with mins (Q4_K, Q5_K); `PER16`: a scale per
 /// 16 values (Q6_K).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn tile_k<
     const NIB: bool,
     const MIN: bool,
@@ -153,9 +145,7 @@ pub(crate) fn tile_k<
     a: &Activations,
     row0: usize,
     col0: usize,
-    out: &mut [f32],
-    m: usize,
-    out_row0: usize,
+    out: &mut Out<'_>,
 ) {
     let rows = Rows::<RW, RC>::new(w, a, row0, col0);
     let blocks = w.blocks();
@@ -175,7 +165,7 @@ pub(crate) fn tile_k<
     };
     // SAFETY: as in `tile`.
     let sums = unsafe { tile_k_avx2::<NIB, MIN, PER16, RW, RC>(blocks, &rows, &k) };
-    store(sums, out, (row0 - out_row0, col0), m);
+    store(sums, out, (row0, col0));
 }
 
 /// The K-quant scales of a tile's weight rows and activation rows.
