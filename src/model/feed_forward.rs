@@ -3,23 +3,18 @@
 use candle_core::Tensor;
 
 use super::config::{Family, ModelConfig};
+use super::gated::{gated, Gate};
 use super::weights::{Linear, Projections, WeightReader};
 use super::ModelError;
-
-/// Gate activation. Gemma uses tanh-approximated GELU (llama.cpp `LLM_FFN_GELU`); the
-/// rest SiLU. candle-transformers' quantized Gemma 3 gets this wrong.
-#[derive(Debug, Clone, Copy)]
-enum Activation {
-    Silu,
-    GeluTanh,
-}
 
 /// `blk.N.ffn_{gate,up,down}`.
 pub(crate) struct FeedForward {
     /// `ffn_gate`, `ffn_up`.
     gate_up: Projections,
     ffn_down: Linear,
-    activation: Activation,
+    /// Gemma uses tanh-approximated GELU (llama.cpp `LLM_FFN_GELU`); the rest SiLU.
+    /// candle-transformers' quantized Gemma 3 gets this wrong.
+    activation: Gate,
 }
 
 impl FeedForward {
@@ -33,8 +28,8 @@ impl FeedForward {
             ])?,
             ffn_down: w.linear(&format!("{p}.ffn_down"), hidden, ff)?,
             activation: match cfg.family {
-                Family::Gemma3 => Activation::GeluTanh,
-                Family::Llama | Family::Qwen2 | Family::Qwen3 => Activation::Silu,
+                Family::Gemma3 => Gate::GeluTanh,
+                Family::Llama | Family::Qwen2 | Family::Qwen3 => Gate::Silu,
             },
         })
     }
@@ -45,10 +40,6 @@ impl FeedForward {
         let (Some(gate), Some(up)) = (parts.next(), parts.next()) else {
             candle_core::bail!("feed-forward: expected gate and up");
         };
-        let gate = match self.activation {
-            Activation::Silu => candle_nn::ops::silu(&gate)?,
-            Activation::GeluTanh => gate.gelu()?,
-        };
-        self.ffn_down.forward(&(gate * up)?)
+        self.ffn_down.forward(&gated(&gate, &up, self.activation)?)
     }
 }

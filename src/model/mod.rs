@@ -23,6 +23,7 @@ mod cpu_layout;
 mod decoder;
 mod error;
 mod feed_forward;
+mod gated;
 pub mod gguf;
 mod kv_cache;
 pub mod quant;

@@ -50,7 +50,11 @@ impl<'a, const RW: usize, const RC: usize> Rows<'a, RW, RC> {
     }
 }
 
-fn store<const RW: usize, const RC: usize>(sums: [[f32; RC]; RW], out: &mut Out<'_>, at: (usize, usize)) {
+fn store<const RW: usize, const RC: usize>(
+    sums: [[f32; RC]; RW],
+    out: &mut Out<'_>,
+    at: (usize, usize),
+) {
     for (r, row) in sums.iter().enumerate() {
         for (c, v) in row.iter().enumerate() {
             out.set(at.0 + r, at.1 + c, *v);
