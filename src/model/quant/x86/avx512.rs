@@ -20,7 +20,7 @@ use std::arch::x86_64::*;
 use super::super::activations::Activations;
 use super::super::out::Out;
 use super::super::pack::{PackedWeight, BLOCK};
-use super::{hsum, prefetch, store};
+use super::{hsum, prefetch};
 
 /// Whether this CPU runs the kernels here.
 pub(crate) fn available() -> bool {
@@ -102,6 +102,61 @@ impl<'a> Scales<'a> {
     }
 }
 
+/// Everything a prefill tile reads: `RW` weight rows and `CP` pairs of activation rows.
+struct ColTile<'a, const RW: usize, const CP: usize> {
+    t: Tile<'a, RW, 0>,
+    aq: [[&'a [i8]; 2]; CP],
+    s: Scales<'a>,
+}
+
+impl<'a, const RW: usize, const CP: usize> ColTile<'a, RW, CP> {
+    fn new(w: &'a PackedWeight, a: &'a Activations, row0: usize, col0: usize) -> Self {
+        let t = Tile::<RW, 0>::new(w, a, row0, col0);
+        let span = t.blocks * BLOCK;
+        Self {
+            aq: std::array::from_fn(|p| {
+                std::array::from_fn(|h| {
+                    let c = col0 + 2 * p + h;
+                    &a.qs[c * span..(c + 1) * span]
+                })
+            }),
+            s: Scales::new(w, a, (row0, row0 + RW), (col0, col0 + 2 * CP)),
+            t,
+        }
+    }
+}
+
+fn store_cols<const RW: usize, const CP: usize>(
+    sums: [[[f32; 2]; CP]; RW],
+    out: &mut Out<'_>,
+    at: (usize, usize),
+) {
+    for (r, row) in sums.iter().enumerate() {
+        for (p, pair) in row.iter().enumerate() {
+            for (h, v) in pair.iter().enumerate() {
+                out.set(at.0 + r, at.1 + 2 * p + h, *v);
+            }
+        }
+    }
+}
+
+/// Everything a decode tile reads: `RP` pairs of weight rows and one activation row.
+struct RowTile<'a, const RP: usize> {
+    t: Tile<'a, 0, 1>,
+    wq: PairRows<'a, RP>,
+    s: Scales<'a>,
+}
+
+impl<'a, const RP: usize> RowTile<'a, RP> {
+    fn new(w: &'a PackedWeight, a: &'a Activations, row0: usize, col: usize) -> Self {
+        Self {
+            t: Tile::<0, 1>::new(w, a, row0, col),
+            wq: pair_rows::<RP>(w, row0),
+            s: Scales::new(w, a, (row0, row0 + 2 * RP), (col, col + 1)),
+        }
+    }
+}
+
 /// Prefill tile of a 32-value type: `RW` weight rows × `CP` pairs of activation rows.
 ///
 /// `NIB`: 4-bit values; `OFF8`: minus 8 (Q4_0); `MIN`: unsigned with a per-block min; none
@@ -119,21 +174,11 @@ pub(crate) fn cols_32<
     col0: usize,
     out: &mut Out<'_>,
 ) {
-    let t = Tile::<RW, 2>::new(w, a, row0, col0);
-    let s = Scales::new(w, a, (row0, row0 + RW), (col0, col0 + 2 * CP));
-    let aq: [[&[i8]; 2]; CP] = std::array::from_fn(|p| {
-        std::array::from_fn(|h| {
-            let c = col0 + 2 * p + h;
-            &a.qs[c * t.blocks * BLOCK..(c + 1) * t.blocks * BLOCK]
-        })
-    });
+    let tile = ColTile::<RW, CP>::new(w, a, row0, col0);
     // SAFETY: `available()` was checked by the dispatcher; every row slice holds exactly
     // `blocks` blocks and the kernel reads blocks `0..blocks`.
-    let sums = unsafe { cols_32_avx512::<NIB, OFF8, MIN, RW, CP>(&t, &aq, &s) };
-    for (p, _) in aq.iter().enumerate() {
-        let part: [[f32; 2]; RW] = std::array::from_fn(|r| sums[r][p]);
-        store(part, out, (row0, col0 + 2 * p));
-    }
+    let sums = unsafe { cols_32_avx512::<NIB, OFF8, MIN, RW, CP>(&tile) };
+    store_cols(sums, out, (row0, col0));
 }
 
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -144,10 +189,9 @@ unsafe fn cols_32_avx512<
     const RW: usize,
     const CP: usize,
 >(
-    t: &Tile<'_, RW, 2>,
-    aq: &[[&[i8]; 2]; CP],
-    s: &Scales<'_>,
+    tile: &ColTile<'_, RW, CP>,
 ) -> [[[f32; 2]; CP]; RW] {
+    let (t, aq, s) = (&tile.t, &tile.aq, &tile.s);
     let blocks = t.blocks;
     let bb = if NIB { BLOCK / 2 } else { BLOCK };
     let signed = !NIB && !MIN;
@@ -206,11 +250,9 @@ pub(crate) fn rows_32<const NIB: bool, const OFF8: bool, const MIN: bool, const 
     col: usize,
     out: &mut Out<'_>,
 ) {
-    let t = Tile::<1, 1>::new(w, a, row0, col);
-    let s = Scales::new(w, a, (row0, row0 + 2 * RP), (col, col + 1));
-    let wq = pair_rows::<RP>(w, row0);
+    let tile = RowTile::<RP>::new(w, a, row0, col);
     // SAFETY: as in `cols_32`.
-    let sums = unsafe { rows_32_avx512::<NIB, OFF8, MIN, RP>(&t, &wq, &s) };
+    let sums = unsafe { rows_32_avx512::<NIB, OFF8, MIN, RP>(&tile) };
     store_rows(sums, out, (row0, col));
 }
 
@@ -233,10 +275,9 @@ fn store_rows<const RP: usize>(sums: [[f32; 2]; RP], out: &mut Out<'_>, at: (usi
 
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn rows_32_avx512<const NIB: bool, const OFF8: bool, const MIN: bool, const RP: usize>(
-    t: &Tile<'_, 1, 1>,
-    wq: &PairRows<'_, RP>,
-    s: &Scales<'_>,
+    tile: &RowTile<'_, RP>,
 ) -> [[f32; 2]; RP] {
+    let (t, wq, s) = (&tile.t, &tile.wq, &tile.s);
     let blocks = t.blocks;
     let bb = if NIB { BLOCK / 2 } else { BLOCK };
     let signed = !NIB && !MIN;
@@ -288,20 +329,10 @@ pub(crate) fn cols_k<
     col0: usize,
     out: &mut Out<'_>,
 ) {
-    let t = Tile::<RW, 2>::new(w, a, row0, col0);
-    let s = Scales::new(w, a, (row0, row0 + RW), (col0, col0 + 2 * CP));
-    let aq: [[&[i8]; 2]; CP] = std::array::from_fn(|p| {
-        std::array::from_fn(|h| {
-            let c = col0 + 2 * p + h;
-            &a.qs[c * t.blocks * BLOCK..(c + 1) * t.blocks * BLOCK]
-        })
-    });
+    let tile = ColTile::<RW, CP>::new(w, a, row0, col0);
     // SAFETY: as in `cols_32`.
-    let sums = unsafe { cols_k_avx512::<NIB, MIN, PER16, RW, CP>(&t, &aq, &s) };
-    for (p, _) in aq.iter().enumerate() {
-        let part: [[f32; 2]; RW] = std::array::from_fn(|r| sums[r][p]);
-        store(part, out, (row0, col0 + 2 * p));
-    }
+    let sums = unsafe { cols_k_avx512::<NIB, MIN, PER16, RW, CP>(&tile) };
+    store_cols(sums, out, (row0, col0));
 }
 
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -312,10 +343,9 @@ unsafe fn cols_k_avx512<
     const RW: usize,
     const CP: usize,
 >(
-    t: &Tile<'_, RW, 2>,
-    aq: &[[&[i8]; 2]; CP],
-    s: &Scales<'_>,
+    tile: &ColTile<'_, RW, CP>,
 ) -> [[[f32; 2]; CP]; RW] {
+    let (t, aq, s) = (&tile.t, &tile.aq, &tile.s);
     let blocks = t.blocks;
     let bb = if NIB { BLOCK / 2 } else { BLOCK };
     let per = if PER16 { 2 } else { 1 };
@@ -394,20 +424,17 @@ pub(crate) fn rows_k<const NIB: bool, const MIN: bool, const PER16: bool, const 
     col: usize,
     out: &mut Out<'_>,
 ) {
-    let t = Tile::<1, 1>::new(w, a, row0, col);
-    let s = Scales::new(w, a, (row0, row0 + 2 * RP), (col, col + 1));
-    let wq = pair_rows::<RP>(w, row0);
+    let tile = RowTile::<RP>::new(w, a, row0, col);
     // SAFETY: as in `cols_32`.
-    let sums = unsafe { rows_k_avx512::<NIB, MIN, PER16, RP>(&t, &wq, &s) };
+    let sums = unsafe { rows_k_avx512::<NIB, MIN, PER16, RP>(&tile) };
     store_rows(sums, out, (row0, col));
 }
 
 #[target_feature(enable = "avx2,fma,avx512f,avx512bw,avx512vl,avx512vnni")]
 unsafe fn rows_k_avx512<const NIB: bool, const MIN: bool, const PER16: bool, const RP: usize>(
-    t: &Tile<'_, 1, 1>,
-    wq: &PairRows<'_, RP>,
-    s: &Scales<'_>,
+    tile: &RowTile<'_, RP>,
 ) -> [[f32; 2]; RP] {
+    let (t, wq, s) = (&tile.t, &tile.wq, &tile.s);
     let blocks = t.blocks;
     let bb = if NIB { BLOCK / 2 } else { BLOCK };
     let per = if PER16 { 2 } else { 1 };
