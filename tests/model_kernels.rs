@@ -120,7 +120,15 @@ fn kernels_match_dequantized_matmul() {
             false => &[32, 96, 576, 1536],
         };
         for &cols in widths {
-            for (rows, m) in [(1, 1), (3, 2), (17, 5), (64, 1), (33, 4), (130, 9)] {
+            for (rows, m) in [
+                (1, 1),
+                (3, 2),
+                (17, 5),
+                (64, 1),
+                (33, 4),
+                (130, 9),
+                (48, 15),
+            ] {
                 check(
                     &Case {
                         dtype,

@@ -4,16 +4,17 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
-use super::activations::{self, Activations};
+use super::activations::{Activations, Part};
 use super::out::Out;
-use super::pack::{PackedWeight, Scheme};
+use super::pack::{PackedWeight, Scheme, GROUP};
 use super::portable;
+use super::tile::{store, GroupTile, Kind, Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q5_1, Q6K, Q8_0};
 
 /// Multiply-adds below which a matmul stays on the calling thread: waking the pool costs
 /// more than it saves.
 const PARALLEL_WORK: usize = 1 << 18;
-/// Weight rows per unit of work handed to a thread (a multiple of every tile height).
-const ITEM_ROWS: usize = 16;
+/// Weight rows per unit of work handed to a thread: one interleaved group.
+const ITEM_ROWS: usize = GROUP;
 
 /// Which implementation this CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,24 +59,32 @@ pub(crate) fn matmul(
     threads: usize,
     kernel: Kernel,
 ) -> Vec<f32> {
-    let a = activations::quantize(x, w.act);
-    let n = w.rows;
-    let mut out = vec![0f32; m * n];
     let pool = candle_core::utils::barrier_pool();
-    let threads = match n * m * w.cols < PARALLEL_WORK {
+    let threads = match w.rows * m * w.cols < PARALLEL_WORK {
         true => 1,
         false => threads.clamp(1, pool.n_workers() + 1),
     };
-    let units = Out::units(&mut out, m, n, ITEM_ROWS);
-    if threads == 1 {
-        for mut unit in units {
-            rows(w, &a, &mut unit, m, kernel);
+    let mut a = Activations::new(x, w.act, w.scheme);
+    let per_part = m.div_ceil(threads * 2).max(1);
+    parallel(a.parts(x, w.cols, per_part), threads, Part::quantize);
+    let mut out = vec![0f32; m * w.rows];
+    let units = Out::units(&mut out, m, w.rows, ITEM_ROWS);
+    parallel(units, threads, |unit| rows(w, &a, unit, m, kernel));
+    out
+}
+
+/// Runs `f` on every item, on up to `threads` threads of candle's pool (the calling thread
+/// among them), handing out items in small runs.
+fn parallel<T: Send>(items: Vec<T>, threads: usize, f: impl Fn(&mut T) + Sync) {
+    if threads == 1 || items.len() == 1 {
+        for mut item in items {
+            f(&mut item);
         }
-        return out;
+        return;
     }
-    let units: Vec<Mutex<Out<'_>>> = units.into_iter().map(Mutex::new).collect();
-    let items = units.len();
-    let grab = items.div_ceil(threads * 4).max(1);
+    let pool = candle_core::utils::barrier_pool();
+    let items: Vec<Mutex<T>> = items.into_iter().map(Mutex::new).collect();
+    let grab = items.len().div_ceil(threads * 4).max(1);
     let cursor = AtomicUsize::new(0);
     let caller = pool.n_workers();
     pool.execute(|tid| {
@@ -85,179 +94,76 @@ pub(crate) fn matmul(
         }
         loop {
             let start = cursor.fetch_add(grab, Ordering::Relaxed);
-            if start >= items {
+            if start >= items.len() {
                 break;
             }
-            for unit in units.iter().skip(start).take(grab) {
-                let mut unit = unit.lock().unwrap_or_else(|e| e.into_inner());
-                rows(w, &a, &mut unit, m, kernel);
+            for item in items.iter().skip(start).take(grab) {
+                f(&mut item.lock().unwrap_or_else(|e| e.into_inner()));
             }
         }
     });
-    drop(units);
-    out
 }
 
-/// The unit's weight rows against every activation row.
+/// The unit's group of weight rows against every activation row.
 fn rows(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: Kernel) {
-    let range = out.rows();
-    let t = Tiles {
-        w,
-        a,
-        out,
-        m,
-        first: range.start,
+    if kernel == Kernel::Portable {
+        for r in out.rows() {
+            for c in 0..m {
+                out.set(r, c, portable::dot(w, r, a, c));
+            }
+        }
+        return;
+    }
+    match w.scheme {
+        Scheme::Q4_0 => group::<Q4_0>(w, a, out, m, kernel),
+        Scheme::Q4_1 => group::<Q4_1>(w, a, out, m, kernel),
+        Scheme::Q5_0 => group::<Q5_0>(w, a, out, m, kernel),
+        Scheme::Q5_1 => group::<Q5_1>(w, a, out, m, kernel),
+        Scheme::Q8_0 => group::<Q8_0>(w, a, out, m, kernel),
+        Scheme::Q4K => group::<Q4K>(w, a, out, m, kernel),
+        Scheme::Q5K => group::<Q5K>(w, a, out, m, kernel),
+        Scheme::Q6K => group::<Q6K>(w, a, out, m, kernel),
+    }
+}
+
+/// Activation rows in tiles of 8 (4 for K-quants, whose super-block sums take more
+/// registers), then 4, 2 and 1.
+fn group<K: Kind>(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: Kernel) {
+    let g = out.rows().start / GROUP;
+    let mut c = 0;
+    while c < m {
+        let left = m - c;
+        c += match left {
+            _ if left >= 8 && !K::S.is_k() => tile::<K, 8>(w, a, out, g, c, kernel),
+            4.. => tile::<K, 4>(w, a, out, g, c, kernel),
+            2.. => tile::<K, 2>(w, a, out, g, c, kernel),
+            _ => tile::<K, 1>(w, a, out, g, c, kernel),
+        };
+    }
+}
+
+/// One tile; returns the activation rows it covered.
+fn tile<K: Kind, const NA: usize>(
+    w: &PackedWeight,
+    a: &Activations,
+    out: &mut Out<'_>,
+    g: usize,
+    col0: usize,
+    kernel: Kernel,
+) -> usize {
+    let t = GroupTile::<NA>::new(w, a, g, col0);
+    let sums = match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => super::x86::avx512::group::<K, NA>(&t),
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2 => super::x86::group::<K, NA>(&t),
+        _ => std::array::from_fn(|c| {
+            std::array::from_fn(|r| match g * GROUP + r < w.rows {
+                true => portable::dot(w, g * GROUP + r, a, col0 + c),
+                false => 0.0,
+            })
+        }),
     };
-    match kernel {
-        Kernel::Portable => {
-            for r in range {
-                for c in 0..m {
-                    t.out.set(r, c, portable::dot(w, r, a, c));
-                }
-            }
-        }
-        Kernel::Avx2 => t.simd(range.end),
-        Kernel::Avx512 => t.simd512(range.end),
-    }
-}
-
-struct Tiles<'a, 'o, 'u> {
-    w: &'a PackedWeight,
-    a: &'a Activations,
-    out: &'o mut Out<'u>,
-    m: usize,
-    first: usize,
-}
-
-impl Tiles<'_, '_, '_> {
-    /// Four activation rows at a time against pairs of weight rows (prefill, large
-    /// batches); leftover activation rows one at a time against four weight rows (decode).
-    fn simd(mut self, end: usize) {
-        let full = self.m - self.m % 4;
-        for c in (0..full).step_by(4) {
-            self.row_tiles::<2, 4>(c, end);
-        }
-        for c in full..self.m {
-            self.row_tiles::<4, 1>(c, end);
-        }
-    }
-
-    /// Eight activation rows at a time against four weight rows, then pairs; a last odd
-    /// activation row against pairs of weight rows.
-    #[cfg(target_arch = "x86_64")]
-    fn simd512(mut self, end: usize) {
-        let mut c = 0;
-        while c + 8 <= self.m {
-            self.col_tiles::<4, 4>(c, end);
-            c += 8;
-        }
-        while c + 2 <= self.m {
-            self.col_tiles::<4, 1>(c, end);
-            c += 2;
-        }
-        if c < self.m {
-            let mut r = self.first;
-            while r + 8 <= end {
-                self.pair_tile::<4>(r, c);
-                r += 8;
-            }
-            while r + 2 <= end {
-                self.pair_tile::<1>(r, c);
-                r += 2;
-            }
-            if r < end {
-                self.tile::<1, 1>(r, c);
-            }
-        }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn simd512(self, end: usize) {
-        self.simd(end)
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    fn col_tiles<const RW: usize, const CP: usize>(&mut self, col: usize, end: usize) {
-        let mut r = self.first;
-        while r + RW <= end {
-            self.col_tile::<RW, CP>(r, col);
-            r += RW;
-        }
-        while r < end {
-            self.col_tile::<1, CP>(r, col);
-            r += 1;
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[rustfmt::skip]
-    fn col_tile<const RW: usize, const CP: usize>(&mut self, row: usize, col: usize) {
-        use super::x86::avx512::{cols_32, cols_k};
-        let (w, a) = (self.w, self.a);
-        let out = &mut *self.out;
-        match w.scheme {
-            Scheme::Nibble8 => cols_32::<true, true, false, RW, CP>(w, a, row, col, out),
-            Scheme::NibbleMin => cols_32::<true, false, true, RW, CP>(w, a, row, col, out),
-            Scheme::Byte => cols_32::<false, false, false, RW, CP>(w, a, row, col, out),
-            Scheme::ByteMin => cols_32::<false, false, true, RW, CP>(w, a, row, col, out),
-            Scheme::KNibble => cols_k::<true, true, false, RW, CP>(w, a, row, col, out),
-            Scheme::KByte => cols_k::<false, true, false, RW, CP>(w, a, row, col, out),
-            Scheme::KByte16 => cols_k::<false, false, true, RW, CP>(w, a, row, col, out),
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[rustfmt::skip]
-    fn pair_tile<const RP: usize>(&mut self, row: usize, col: usize) {
-        use super::x86::avx512::{rows_32, rows_k};
-        let (w, a) = (self.w, self.a);
-        let out = &mut *self.out;
-        match w.scheme {
-            Scheme::Nibble8 => rows_32::<true, true, false, RP>(w, a, row, col, out),
-            Scheme::NibbleMin => rows_32::<true, false, true, RP>(w, a, row, col, out),
-            Scheme::Byte => rows_32::<false, false, false, RP>(w, a, row, col, out),
-            Scheme::ByteMin => rows_32::<false, false, true, RP>(w, a, row, col, out),
-            Scheme::KNibble => rows_k::<true, true, false, RP>(w, a, row, col, out),
-            Scheme::KByte => rows_k::<false, true, false, RP>(w, a, row, col, out),
-            Scheme::KByte16 => rows_k::<false, false, true, RP>(w, a, row, col, out),
-        }
-    }
-
-    fn row_tiles<const RW: usize, const RC: usize>(&mut self, col: usize, end: usize) {
-        let mut r = self.first;
-        while r + RW <= end {
-            self.tile::<RW, RC>(r, col);
-            r += RW;
-        }
-        while r < end {
-            self.tile::<1, RC>(r, col);
-            r += 1;
-        }
-    }
-
-    #[cfg(target_arch = "x86_64")]
-    #[rustfmt::skip]
-    fn tile<const RW: usize, const RC: usize>(&mut self, row: usize, col: usize) {
-        use super::x86::{tile, tile_k};
-        let (w, a) = (self.w, self.a);
-        let out = &mut *self.out;
-        match w.scheme {
-            Scheme::Nibble8 => tile::<true, true, false, RW, RC>(w, a, row, col, out),
-            Scheme::NibbleMin => tile::<true, false, true, RW, RC>(w, a, row, col, out),
-            Scheme::Byte => tile::<false, false, false, RW, RC>(w, a, row, col, out),
-            Scheme::ByteMin => tile::<false, false, true, RW, RC>(w, a, row, col, out),
-            Scheme::KNibble => tile_k::<true, true, false, RW, RC>(w, a, row, col, out),
-            Scheme::KByte => tile_k::<false, true, false, RW, RC>(w, a, row, col, out),
-            Scheme::KByte16 => tile_k::<false, false, true, RW, RC>(w, a, row, col, out),
-        }
-    }
-
-    #[cfg(not(target_arch = "x86_64"))]
-    fn tile<const RW: usize, const RC: usize>(&mut self, row: usize, col: usize) {
-        for r in row..row + RW {
-            for c in col..col + RC {
-                self.out.set(r, c, portable::dot(self.w, r, self.a, c));
-            }
-        }
-    }
+    store(&sums, out, col0);
+    NA
 }

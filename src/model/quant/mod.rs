@@ -17,6 +17,7 @@ mod matmul;
 mod out;
 mod pack;
 mod portable;
+mod tile;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

@@ -52,6 +52,16 @@ impl<'o> Out<'o> {
         self.first..self.first + len
     }
 
+    /// The unit's stretch of output row `col` (its weight rows' results for activation
+    /// row `col`).
+    #[inline]
+    pub fn row_mut(&mut self, col: usize) -> &mut [f32] {
+        match &mut self.cells {
+            Cells::Row(s) => s,
+            Cells::Rows(parts) => parts[col],
+        }
+    }
+
     /// Sets the result of weight row `row` (absolute) with activation row `col`.
     #[inline]
     pub fn set(&mut self, row: usize, col: usize, v: f32) {
