@@ -13,8 +13,9 @@ use super::tile::{store, GroupTile, Kind, Q4K, Q4_0, Q4_1, Q5K, Q5_0, Q5_1, Q6K,
 /// Multiply-adds below which a matmul stays on the calling thread: waking the pool costs
 /// more than it saves.
 const PARALLEL_WORK: usize = 1 << 18;
-/// Weight rows per unit of work handed to a thread: one interleaved group.
-const ITEM_ROWS: usize = GROUP;
+/// Units of work per thread a single-row matmul aims for: enough to balance the threads,
+/// few enough that handing them out costs little next to a unit's work.
+const UNITS_PER_THREAD: usize = 8;
 
 /// Which implementation this CPU runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,7 +69,13 @@ pub(crate) fn matmul(
     let per_part = m.div_ceil(threads * 2).max(1);
     parallel(a.parts(x, w.cols, per_part), threads, Part::quantize);
     let mut out = vec![0f32; m * w.rows];
-    let units = Out::units(&mut out, m, w.rows, ITEM_ROWS);
+    // A unit is one interleaved group of rows against all activation rows; against one
+    // activation row, several groups.
+    let unit_rows = match m {
+        1 => (w.rows / (threads * UNITS_PER_THREAD) / GROUP).max(1) * GROUP,
+        _ => GROUP,
+    };
+    let units = Out::units(&mut out, m, w.rows, unit_rows);
     parallel(units, threads, |unit| rows(w, &a, unit, m, kernel));
     out
 }
@@ -104,7 +111,7 @@ fn parallel<T: Send>(items: Vec<T>, threads: usize, f: impl Fn(&mut T) + Sync) {
     });
 }
 
-/// The unit's group of weight rows against every activation row.
+/// The unit's groups of weight rows against every activation row.
 fn rows(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: Kernel) {
     if kernel == Kernel::Portable {
         for r in out.rows() {
@@ -129,16 +136,17 @@ fn rows(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: 
 /// Activation rows in tiles of 8 (4 for K-quants, whose super-block sums take more
 /// registers), then 4, 2 and 1.
 fn group<K: Kind>(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: Kernel) {
-    let g = out.rows().start / GROUP;
-    let mut c = 0;
-    while c < m {
-        let left = m - c;
-        c += match left {
-            _ if left >= 8 && !K::S.is_k() => tile::<K, 8>(w, a, out, g, c, kernel),
-            4.. => tile::<K, 4>(w, a, out, g, c, kernel),
-            2.. => tile::<K, 2>(w, a, out, g, c, kernel),
-            _ => tile::<K, 1>(w, a, out, g, c, kernel),
-        };
+    for g in out.rows().step_by(GROUP).map(|r| r / GROUP) {
+        let mut c = 0;
+        while c < m {
+            let left = m - c;
+            c += match left {
+                _ if left >= 8 && !K::S.is_k() => tile::<K, 8>(w, a, out, g, c, kernel),
+                4.. => tile::<K, 4>(w, a, out, g, c, kernel),
+                2.. => tile::<K, 2>(w, a, out, g, c, kernel),
+                _ => tile::<K, 1>(w, a, out, g, c, kernel),
+            };
+        }
     }
 }
 
@@ -164,6 +172,6 @@ fn tile<K: Kind, const NA: usize>(
             })
         }),
     };
-    store(&sums, out, col0);
+    store(&sums, out, g, col0);
     NA
 }

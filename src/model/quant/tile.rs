@@ -76,11 +76,18 @@ impl<'a, const NA: usize> GroupTile<'a, NA> {
     }
 }
 
-/// Writes a tile's results (`[activation row][row in group]`) for the group's real rows;
-/// `out` is the group's unit.
-pub(crate) fn store<const NA: usize>(sums: &[[f32; GROUP]; NA], out: &mut Out<'_>, col0: usize) {
+/// Writes a tile's results (`[activation row][row in group]`) for group `g`'s real rows
+/// into its unit `out`.
+pub(crate) fn store<const NA: usize>(
+    sums: &[[f32; GROUP]; NA],
+    out: &mut Out<'_>,
+    g: usize,
+    col0: usize,
+) {
+    let rows = out.rows();
+    let from = g * GROUP - rows.start;
+    let len = GROUP.min(rows.end - g * GROUP);
     for (c, lanes) in sums.iter().enumerate() {
-        let dst = out.row_mut(col0 + c);
-        dst.copy_from_slice(&lanes[..dst.len()]);
+        out.row_mut(col0 + c)[from..from + len].copy_from_slice(&lanes[..len]);
     }
 }

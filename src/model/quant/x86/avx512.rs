@@ -13,6 +13,7 @@ use std::arch::x86_64::*;
 
 use super::super::pack::{BLOCK, GROUP};
 use super::super::tile::{GroupTile, Kind};
+use super::{ahead, prefetch, AHEAD};
 
 /// Whether this CPU runs the kernels here.
 pub(crate) fn available() -> bool {
@@ -45,6 +46,10 @@ unsafe fn group_avx512<K: Kind, const NA: usize>(
     if !s.is_k() {
         for b in 0..t.blocks {
             let qp = t.qs.as_ptr().add(b * GROUP * bb);
+            ahead(qp, GROUP * bb, t.scales.as_ptr().add(b * GROUP));
+            if s.float_min() {
+                prefetch(t.mins.as_ptr().add(b * GROUP).wrapping_add(AHEAD * GROUP));
+            }
             let ap: [*const i8; NA] = std::array::from_fn(|c| t.aq[c].as_ptr().add(b * BLOCK));
             let mut sums: [__m512i; NA] = std::array::from_fn(|c| match s.offset() {
                 0 => _mm512_setzero_si512(),
@@ -75,6 +80,7 @@ unsafe fn group_avx512<K: Kind, const NA: usize>(
         let mut imin = [_mm512_setzero_si512(); NA];
         for b in sb * 8..sb * 8 + 8 {
             let qp = t.qs.as_ptr().add(b * GROUP * bb);
+            ahead(qp, GROUP * bb, t.sub_scales.as_ptr().add(b * per * GROUP));
             let ap: [*const i8; NA] = std::array::from_fn(|c| t.aq[c].as_ptr().add(b * BLOCK));
             for h in 0..per {
                 let sc = _mm512_cvtepi8_epi32(_mm_loadu_si128(

@@ -58,6 +58,7 @@ unsafe fn half_avx2<K: Kind, const NA: usize>(
     if !s.is_k() {
         for b in 0..t.blocks {
             let qp = t.qs.as_ptr().add(b * GROUP * bb + r0 * 4);
+            ahead(qp, GROUP * bb, t.scales.as_ptr().add(b * GROUP));
             let ap: [*const i8; NA] = std::array::from_fn(|c| t.aq[c].as_ptr().add(b * BLOCK));
             let mut sums: [__m256i; NA] = std::array::from_fn(|c| match corr {
                 true => _mm256_set1_epi32(*t.corr[c].get_unchecked(b)),
@@ -88,6 +89,7 @@ unsafe fn half_avx2<K: Kind, const NA: usize>(
         let mut imin = [_mm256_setzero_si256(); NA];
         for b in sb * 8..sb * 8 + 8 {
             let qp = t.qs.as_ptr().add(b * GROUP * bb + r0 * 4);
+            ahead(qp, GROUP * bb, t.sub_scales.as_ptr().add(b * per * GROUP));
             let ap: [*const i8; NA] = std::array::from_fn(|c| t.aq[c].as_ptr().add(b * BLOCK));
             for h in 0..per {
                 let sc = _mm256_cvtepi8_epi32(_mm_loadl_epi64(
@@ -131,6 +133,31 @@ unsafe fn half_avx2<K: Kind, const NA: usize>(
     for (o, v) in out.iter_mut().zip(acc) {
         _mm256_storeu_ps(o.as_mut_ptr().add(r0), v);
     }
+}
+
+/// Blocks ahead of the current one whose data is prefetched: decode streams each weight
+/// once, from the last-level cache or memory, faster than the hardware prefetcher ramps up
+/// on a group's short run.
+pub(crate) const AHEAD: usize = 8;
+
+/// Prefetches the block `AHEAD` blocks after the one of `bytes` bytes at `qp`, and the line
+/// `AHEAD` lines after `line` (the block's scales). Past the end of the data, this only
+/// touches no-fault prefetch hints.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn ahead<T>(qp: *const u8, bytes: usize, line: *const T) {
+    let next = qp.wrapping_add(AHEAD * bytes);
+    for at in (0..bytes).step_by(64) {
+        prefetch(next.wrapping_add(at));
+    }
+    prefetch(line.cast::<u8>().wrapping_add(AHEAD * 64));
+}
+
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(crate) fn prefetch<T>(p: *const T) {
+    // A hint: never faults, reads nothing back, so any address will do.
+    _mm_prefetch::<_MM_HINT_T0>(p.cast());
 }
 
 /// Adds `Σ value · q` over the block's runs `runs` for 8 rows (see
