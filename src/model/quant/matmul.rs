@@ -141,7 +141,7 @@ fn group<K: Kind>(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize
         while c < m {
             let left = m - c;
             c += match left {
-                _ if left >= 8 && !K::S.is_k() => tile::<K, 8>(w, a, out, g, c, kernel),
+                _ if left >= 8 => tile::<K, 8>(w, a, out, g, c, kernel),
                 4.. => tile::<K, 4>(w, a, out, g, c, kernel),
                 2.. => tile::<K, 2>(w, a, out, g, c, kernel),
                 _ => tile::<K, 1>(w, a, out, g, c, kernel),

@@ -77,7 +77,6 @@ unsafe fn group_avx512<K: Kind, const NA: usize>(
     let per = s.sub_scales();
     for sb in 0..t.blocks / 8 {
         let mut isum = [_mm512_setzero_si512(); NA];
-        let mut imin = [_mm512_setzero_si512(); NA];
         for b in sb * 8..sb * 8 + 8 {
             let qp = t.qs.as_ptr().add(b * GROUP * bb);
             ahead(qp, GROUP * bb, t.sub_scales.as_ptr().add(b * per * GROUP));
@@ -96,13 +95,6 @@ unsafe fn group_avx512<K: Kind, const NA: usize>(
                     isum[c] = _mm512_add_epi32(isum[c], _mm512_mullo_epi32(sums[c], sc));
                 }
             }
-            if s.k_min() && b % 2 == 1 {
-                let mn = _mm512_loadu_si512(t.sub_mins.as_ptr().add((b / 2) * GROUP * 2).cast());
-                for c in 0..NA {
-                    let pair = t.bsum[c].as_ptr().add(b - 1).cast::<i32>().read_unaligned();
-                    imin[c] = _mm512_dpwssd_epi32(imin[c], mn, _mm512_set1_epi32(pair));
-                }
-            }
         }
         let d = _mm512_loadu_ps(t.scales.as_ptr().add(sb * GROUP));
         let dmin = match s.k_min() {
@@ -114,8 +106,16 @@ unsafe fn group_avx512<K: Kind, const NA: usize>(
             let scale = _mm512_mul_ps(d, _mm512_set1_ps(ad));
             acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[c]), scale, acc[c]);
             if s.k_min() {
+                // `Σ sub_min · Σq` over the super-block, two blocks per `vpdpwssd`.
+                let mut imin = _mm512_setzero_si512();
+                for b in (sb * 8..sb * 8 + 8).step_by(2) {
+                    let mn = t.sub_mins.as_ptr().add((b / 2) * GROUP * 2);
+                    let pair = t.bsum[c].as_ptr().add(b).cast::<i32>().read_unaligned();
+                    let mn = _mm512_loadu_si512(mn.cast());
+                    imin = _mm512_dpwssd_epi32(imin, mn, _mm512_set1_epi32(pair));
+                }
                 let mscale = _mm512_mul_ps(dmin, _mm512_set1_ps(-ad));
-                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin[c]), mscale, acc[c]);
+                acc[c] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(imin), mscale, acc[c]);
             }
         }
     }

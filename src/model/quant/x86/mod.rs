@@ -86,7 +86,6 @@ unsafe fn half_avx2<K: Kind, const NA: usize>(
     let per = s.sub_scales();
     for sb in 0..t.blocks / 8 {
         let mut isum = [_mm256_setzero_si256(); NA];
-        let mut imin = [_mm256_setzero_si256(); NA];
         for b in sb * 8..sb * 8 + 8 {
             let qp = t.qs.as_ptr().add(b * GROUP * bb + r0 * 4);
             ahead(qp, GROUP * bb, t.sub_scales.as_ptr().add(b * per * GROUP));
@@ -105,15 +104,6 @@ unsafe fn half_avx2<K: Kind, const NA: usize>(
                     isum[c] = _mm256_add_epi32(isum[c], _mm256_mullo_epi32(sums[c], sc));
                 }
             }
-            if s.k_min() && b % 2 == 1 {
-                let mn =
-                    _mm256_loadu_si256(t.sub_mins.as_ptr().add(((b / 2) * GROUP + r0) * 2).cast());
-                for c in 0..NA {
-                    let pair = t.bsum[c].as_ptr().add(b - 1).cast::<i32>().read_unaligned();
-                    let prod = _mm256_madd_epi16(mn, _mm256_set1_epi32(pair));
-                    imin[c] = _mm256_add_epi32(imin[c], prod);
-                }
-            }
         }
         let d = _mm256_loadu_ps(t.scales.as_ptr().add(sb * GROUP + r0));
         let dmin = match s.k_min() {
@@ -125,8 +115,16 @@ unsafe fn half_avx2<K: Kind, const NA: usize>(
             let scale = _mm256_mul_ps(d, _mm256_set1_ps(ad));
             acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[c]), scale, acc[c]);
             if s.k_min() {
+                let mut imin = _mm256_setzero_si256();
+                for b in (sb * 8..sb * 8 + 8).step_by(2) {
+                    let mn = t.sub_mins.as_ptr().add(((b / 2) * GROUP + r0) * 2);
+                    let pair = t.bsum[c].as_ptr().add(b).cast::<i32>().read_unaligned();
+                    let prod =
+                        _mm256_madd_epi16(_mm256_loadu_si256(mn.cast()), _mm256_set1_epi32(pair));
+                    imin = _mm256_add_epi32(imin, prod);
+                }
                 let mscale = _mm256_mul_ps(dmin, _mm256_set1_ps(-ad));
-                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[c]), mscale, acc[c]);
+                acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), mscale, acc[c]);
             }
         }
     }
