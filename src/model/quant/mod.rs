@@ -2,12 +2,13 @@
 //!
 //! candle 0.11's quantized CPU path multiplies one weight row by one activation row at a
 //! time (no tiling, so a prefill is a series of matrix-vector products) and has only scalar
-//! code for Q4_1/Q5_0/Q5_1. Here each supported GGUF weight is repacked once at load
-//! ([`pack`]), activations are quantized once per matmul the way llama.cpp quantizes them
-//! for that type ([`activations`]), and tiles of weight rows × activation rows are
-//! multiplied with AVX2/FMA when the CPU has them (detected at run time, [`x86`]) or in
-//! plain Rust otherwise ([`portable`], bit-for-bit the same numbers). Output rows are split
-//! across candle's persistent worker pool.
+//! code for Q4_1/Q5_0/Q5_1. Here each supported GGUF weight is repacked once at load, its
+//! rows interleaved in groups of 16 so one SIMD lane is one weight row ([`pack`]);
+//! activations are quantized once per matmul, on the pool, the way llama.cpp quantizes them
+//! for that type ([`activations`]); and tiles of 16 weight rows × up to 8 activation rows
+//! ([`tile`]) are multiplied with AVX-512 VNNI or AVX2/FMA when the CPU has them (detected at
+//! run time, [`x86`]) or in plain Rust otherwise ([`portable`], bit-for-bit the same
+//! numbers). Groups of output rows are split across candle's persistent worker pool.
 //!
 //! Every output value is computed by the same sequence of operations whatever the batch
 //! around it, so a sequence's logits do not depend on what else shares the step.
