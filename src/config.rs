@@ -79,7 +79,7 @@ pub struct ServeArgs {
     pub metrics: bool,
 
     /// Re-encode 32-block weights (Q4_0/Q4_1/Q5_x/Q8_0) as padded Q8_0 for candle's
-    /// repacked VNNI/AMX kernels instead of ours: faster prefill on CPUs with AMX, more
+    /// repacked VNNI/AMX kernels instead of ours, for comparison: slower than ours, more
     /// memory, logits further from llama.cpp's.
     #[arg(long, env = "ROLLAMA_CPU_REQUANTIZE")]
     pub cpu_requantize: bool,

@@ -53,7 +53,7 @@ pub struct SeqBatch<'a> {
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Re-encode 32-block weights (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0) as Q8_0 padded for candle's
-    /// repacked VNNI/AMX kernels instead of ours: faster prefill where AMX exists, at the
+    /// repacked VNNI/AMX kernels instead of ours, for comparison: slower than ours, at the
     /// cost of memory and of numerics that drift further from llama.cpp's. Off by default.
     pub cpu_requantize: bool,
 }

@@ -178,7 +178,8 @@ impl Projections {
         })
     }
 
-    /// `x`: `[tokens, in]` → one `[tokens, out_i]` per projection.
+    /// `x`: `[tokens, in]` → one `[tokens, out_i]` per projection; stacked ones are views
+    /// into the one output (their consumers read rows with a stride or reshape them).
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Vec<Tensor>> {
         match self {
             Self::Separate(parts) => parts.iter().map(|l| l.forward(x)).collect(),
@@ -188,7 +189,7 @@ impl Projections {
                 widths
                     .iter()
                     .map(|&n| {
-                        let part = y.narrow(1, start, n)?.contiguous();
+                        let part = y.narrow(1, start, n);
                         start += n;
                         part
                     })

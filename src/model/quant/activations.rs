@@ -89,10 +89,18 @@ impl Part<'_> {
             ActQuant::Q8_0 | ActQuant::Q8_1 => self.per_block(),
             ActQuant::Q8K => self.per_super_block(),
         }
-        if let Some(len) = BLOCK.checked_div(self.scheme.corrections()) {
-            let off = self.scheme.offset();
-            for (c, run) in self.corr.iter_mut().zip(self.qs.chunks_exact(len)) {
-                *c = -off * run.iter().map(|&q| q as i32).sum::<i32>();
+        let off = self.scheme.offset();
+        match self.scheme.corrections() {
+            0 => {}
+            1 => {
+                for (c, &sum) in self.corr.iter_mut().zip(self.bsum.iter()) {
+                    *c = -off * sum as i32;
+                }
+            }
+            per => {
+                for (c, run) in self.corr.iter_mut().zip(self.qs.chunks_exact(BLOCK / per)) {
+                    *c = -off * run.iter().map(|&q| q as i32).sum::<i32>();
+                }
             }
         }
     }

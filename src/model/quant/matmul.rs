@@ -113,14 +113,6 @@ fn parallel<T: Send>(items: Vec<T>, threads: usize, f: impl Fn(&mut T) + Sync) {
 
 /// The unit's groups of weight rows against every activation row.
 fn rows(w: &PackedWeight, a: &Activations, out: &mut Out<'_>, m: usize, kernel: Kernel) {
-    if kernel == Kernel::Portable {
-        for r in out.rows() {
-            for c in 0..m {
-                out.set(r, c, portable::dot(w, r, a, c));
-            }
-        }
-        return;
-    }
     match w.scheme {
         Scheme::Q4_0 => group::<Q4_0>(w, a, out, m, kernel),
         Scheme::Q4_1 => group::<Q4_1>(w, a, out, m, kernel),
@@ -165,6 +157,7 @@ fn tile<K: Kind, const NA: usize>(
         Kernel::Avx512 => super::x86::avx512::group::<K, NA>(&t),
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2 => super::x86::group::<K, NA>(&t),
+        // The portable kernel (the only one off x86), row by row in the same order.
         _ => std::array::from_fn(|c| {
             std::array::from_fn(|r| match g * GROUP + r < w.rows {
                 true => portable::dot(w, g * GROUP + r, a, col0 + c),

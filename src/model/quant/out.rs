@@ -61,13 +61,4 @@ impl<'o> Out<'o> {
             Cells::Rows(parts) => parts[col],
         }
     }
-
-    /// Sets the result of weight row `row` (absolute) with activation row `col`.
-    #[inline]
-    pub fn set(&mut self, row: usize, col: usize, v: f32) {
-        match &mut self.cells {
-            Cells::Row(s) => s[row - self.first] = v,
-            Cells::Rows(parts) => parts[col][row - self.first] = v,
-        }
-    }
 }
