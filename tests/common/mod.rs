@@ -30,6 +30,13 @@ pub fn model_path(name: &str) -> PathBuf {
     path
 }
 
+/// Path of a cached safetensors model directory, e.g. `all-minilm`.
+pub fn checkpoint_path(name: &str) -> PathBuf {
+    let path = model_dir().join(name);
+    assert!(path.is_dir(), "{} missing after fetch", path.display());
+    path
+}
+
 /// A golden fixture under `tests/fixtures/goldens/`, parsed.
 pub fn golden(file: &str) -> serde_json::Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -52,8 +59,11 @@ pub fn temp_store(models: &[&str]) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp store");
     for name in models {
-        std::os::unix::fs::symlink(model_path(name), dir.join(format!("{name}.gguf")))
-            .expect("link model into store");
+        let (target, entry) = match model_dir().join(name).is_dir() {
+            true => (checkpoint_path(name), name.to_string()),
+            false => (model_path(name), format!("{name}.gguf")),
+        };
+        std::os::unix::fs::symlink(target, dir.join(entry)).expect("link model into store");
     }
     dir
 }
