@@ -49,6 +49,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         registry,
         version: args.ollama_version,
         metrics: args.metrics,
+        sse_keep_alive: server::SSE_KEEP_ALIVE,
     };
     server::run(listener, state, rollama::shutdown::signal()).await?;
     Ok(())

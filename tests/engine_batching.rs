@@ -85,6 +85,7 @@ fn submit(engine: &EngineHandle, tokenizer: &Tokenizer, case: &Case) -> Unbounde
             prompt,
             options: case.options.clone(),
             shift: true,
+            logprobs: None,
         })
         .expect("submit")
 }
@@ -100,6 +101,7 @@ struct Outcome {
 async fn read(rx: &mut UnboundedReceiver<Event>, out: &mut Outcome, first_only: bool) {
     while out.tokens.is_none() {
         match rx.recv().await {
+            Some(Event::Logprob(_)) => {}
             Some(Event::Text(t)) => out.text.push_str(&t),
             Some(Event::Done(done)) => out.tokens = Some(done.tokens),
             Some(Event::Error(e)) => panic!("generation failed: {e}"),

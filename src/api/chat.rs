@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Metrics;
+use super::{Logprob, Metrics};
 
 /// `POST /api/chat`.
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +60,8 @@ pub struct ChatChunk {
     pub done: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub done_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<Logprob>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
 }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::Metrics;
+use super::{Logprob, Metrics};
 
 /// `POST /api/generate`.
 #[derive(Debug, Default, Deserialize)]
@@ -38,6 +38,8 @@ pub struct GenerateChunk {
     pub done_reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<Logprob>>,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub metrics: Option<Metrics>,
 }

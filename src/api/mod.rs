@@ -7,6 +7,7 @@ mod chat;
 mod generate;
 mod keep_alive;
 mod models;
+pub mod openai;
 
 pub use chat::{ChatChunk, ChatRequest, Message};
 pub use generate::{GenerateChunk, GenerateRequest};
@@ -22,6 +23,24 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
+}
+
+/// A generated token's log-probability (`logprobs` on native chunks, and the items of
+/// `/v1` `choices[].logprobs.content`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Logprob {
+    pub token: String,
+    pub logprob: f32,
+    pub bytes: Vec<u8>,
+    /// Most likely tokens at that step; always sent (OpenAI's clients require the key).
+    pub top_logprobs: Vec<TopLogprob>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopLogprob {
+    pub token: String,
+    pub logprob: f32,
+    pub bytes: Vec<u8>,
 }
 
 /// Counters of a finished generation, flattened into the final chunk.

@@ -18,8 +18,8 @@ mod worker;
 pub use error::EngineError;
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{ChatPrompt, GeneratePrompt, PromptModel};
-pub use registry::{Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig};
-pub use sampling::{argmax, Sampler};
+pub use registry::{Decoder, Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig, Runner};
+pub use sampling::{argmax, log_probs, Sampler};
 pub use stats::{EngineStats, StatsSnapshot};
 pub use stop::{StopMatcher, StopOutcome};
 
@@ -61,9 +61,30 @@ pub struct Done {
     pub tokens: Vec<u32>,
 }
 
+/// One token as `logprobs` report it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenProb {
+    /// The token's text (lossy where it is part of a multi-byte character).
+    pub text: String,
+    pub bytes: Vec<u8>,
+    /// Natural log of its probability under the model (softmax of the raw logits).
+    pub logprob: f32,
+}
+
+/// A generated token's log-probability and the most likely tokens at its step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenLogprob {
+    pub token: TokenProb,
+    /// The `top_logprobs` most likely tokens, most likely first.
+    pub top: Vec<TokenProb>,
+}
+
 /// What the worker sends back for one request.
 #[derive(Debug, Clone)]
 pub enum Event {
+    /// A token was sampled (only when the job asked for logprobs); its text follows in
+    /// the next `Text` events (text may be held back, e.g. a partial stop string).
+    Logprob(TokenLogprob),
     /// New text, always whole UTF-8, never part of a stop string.
     Text(String),
     Done(Done),
@@ -78,6 +99,8 @@ pub struct GenerateJob {
     /// Shift the context when the generation fills `num_ctx` (Ollama's `shift`, default
     /// on); off, the generation ends there with `done_reason: "length"`.
     pub shift: bool,
+    /// Report each generated token's log-probability with this many alternatives.
+    pub logprobs: Option<usize>,
 }
 
 pub(crate) enum Command {

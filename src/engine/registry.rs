@@ -24,15 +24,50 @@ pub struct RegistryConfig {
     pub load: LoadOptions,
 }
 
-/// A model ready to serve: engine thread, tokenizer, template, and facts for the API.
+/// A model ready to serve: what runs it, and facts for the API.
 pub struct LoadedModel {
     pub stored: StoredModel,
-    pub engine: EngineHandle,
-    pub prompt: PromptModel,
+    pub runner: Runner,
     pub architecture: String,
     pub context_length: usize,
     /// `num_ctx` is clamped to this: the trained window, or the KV budget if smaller.
     pub max_num_ctx: usize,
+}
+
+/// What a loaded model does.
+pub enum Runner {
+    /// Generates text: engine thread, tokenizer and chat template.
+    Decoder(Decoder),
+}
+
+pub struct Decoder {
+    pub engine: EngineHandle,
+    pub prompt: PromptModel,
+}
+
+impl LoadedModel {
+    /// The decoder, or Ollama's 400 `"<name>" does not support <what>` (`generate`, `chat`)
+    /// for a model that cannot generate. `name` is the model as the request named it.
+    pub fn decoder(&self, what: &str, name: &str) -> Result<&Decoder, EngineError> {
+        match &self.runner {
+            Runner::Decoder(d) => Ok(d),
+        }
+        .map_err(|()| EngineError::BadRequest(format!("\"{name}\" does not support {what}")))
+    }
+
+    /// Ollama's capability names (`/api/show`).
+    pub fn capabilities(&self) -> Vec<&'static str> {
+        match &self.runner {
+            Runner::Decoder(_) => vec!["completion"],
+        }
+    }
+
+    /// Queue, slots and KV use of the model's engine.
+    pub fn stats(&self) -> StatsSnapshot {
+        match &self.runner {
+            Runner::Decoder(d) => d.engine.stats(),
+        }
+    }
 }
 
 /// One row of `/api/ps`.
@@ -208,7 +243,7 @@ impl Registry {
                 expires_at: e.expires_at,
                 forever: e.keep_alive.is_none(),
                 context_length: e.model.context_length,
-                stats: e.model.engine.stats(),
+                stats: e.model.stats(),
             })
             .collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.expires_at));
@@ -281,8 +316,7 @@ fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, Eng
     let engine = EngineHandle::start(model, tokenizer, config.engine.clone())?;
     Ok(LoadedModel {
         stored,
-        engine,
-        prompt,
+        runner: Runner::Decoder(Decoder { engine, prompt }),
         architecture,
         context_length,
         max_num_ctx: context_length.min(config.engine.kv_tokens).max(1),

@@ -116,6 +116,32 @@ pub fn argmax(logits: &[f32]) -> u32 {
     best as u32
 }
 
+/// Log-probabilities under `softmax(logits)`: the chosen token's, and the `k` most likely
+/// tokens with theirs, most likely first.
+pub fn log_probs(logits: &[f32], chosen: u32, k: usize) -> (f32, Vec<(u32, f32)>) {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    let lse = max + sum.ln() as f32;
+    let chosen_lp = logits
+        .get(chosen as usize)
+        .map_or(f32::NEG_INFINITY, |l| l - lse);
+    let mut top: Vec<(u32, f32)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &l)| (i as u32, l))
+        .collect();
+    let k = k.min(top.len());
+    if k > 0 && k < top.len() {
+        top.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+    }
+    top.truncate(k);
+    top.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    (
+        chosen_lp,
+        top.into_iter().map(|(i, l)| (i, l - lse)).collect(),
+    )
+}
+
 /// Probabilities of the candidates (sorted or not) at a temperature.
 fn softmax(cands: &[(u32, f32)], temperature: f32) -> Vec<f32> {
     let max = cands.iter().map(|c| c.1).fold(f32::NEG_INFINITY, f32::max);
@@ -228,6 +254,21 @@ mod tests {
         for _ in 0..50 {
             assert_eq!(s.sample(&mut logits, &[]), 0);
         }
+    }
+
+    #[test]
+    fn log_probs_are_normalized_and_ranked() {
+        let logits = [1.0f32, 3.0, 2.0, -1.0];
+        let (chosen, top) = log_probs(&logits, 2, 2);
+        let total: f32 = logits
+            .iter()
+            .map(|&l| log_probs(&logits, 0, 0).0 - logits[0] + l)
+            .map(f32::exp)
+            .sum();
+        assert!((total - 1.0).abs() < 1e-5, "{total}");
+        assert_eq!(top.iter().map(|t| t.0).collect::<Vec<_>>(), vec![1, 2]);
+        assert!((top[1].1 - chosen).abs() < 1e-6);
+        assert!(top[0].1 > top[1].1 && top[0].1 < 0.0);
     }
 
     #[test]

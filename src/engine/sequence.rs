@@ -4,9 +4,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::sampling::Sampler;
+use super::sampling::{log_probs, Sampler};
 use super::stop::{StopMatcher, StopOutcome};
-use super::{Done, Event, FinishReason, GenerateOptions};
+use super::{Done, Event, FinishReason, GenerateJob, GenerateOptions, TokenLogprob, TokenProb};
 use crate::model::KvCache;
 use crate::text::{StreamDecoder, Tokenizer};
 
@@ -23,6 +23,8 @@ pub struct Sequence {
     /// KV positions this sequence may grow to, held against the engine's budget.
     reservation: usize,
     shift: bool,
+    /// `Some(k)`: report each token's logprob and the top `k`.
+    logprobs: Option<usize>,
     generated: usize,
     options: GenerateOptions,
     sampler: Sampler,
@@ -39,13 +41,13 @@ impl Sequence {
         self.options.num_thread
     }
 
-    pub fn new(
-        prompt: Vec<u32>,
-        options: GenerateOptions,
-        shift: bool,
-        cache: KvCache,
-        events: mpsc::UnboundedSender<Event>,
-    ) -> Self {
+    pub fn new(job: GenerateJob, cache: KvCache, events: mpsc::UnboundedSender<Event>) -> Self {
+        let GenerateJob {
+            prompt,
+            options,
+            shift,
+            logprobs,
+        } = job;
         // With a `num_predict` that fits, the window never grows past prompt + num_predict;
         // otherwise it may fill `num_ctx` (and then shift within it).
         let reservation = match options.num_predict {
@@ -60,6 +62,7 @@ impl Sequence {
             reused: 0,
             reservation,
             shift,
+            logprobs,
             generated: 0,
             sampler: Sampler::new(&options),
             stop: StopMatcher::new(options.stop.clone()),
@@ -122,7 +125,13 @@ impl Sequence {
         if self.options.num_predict == Some(0) {
             return self.finish(FinishReason::Length, None);
         }
+        // Penalties change the logits in place: keep the model's own for the report.
+        let raw = self.logprobs.map(|k| (k, logits.to_vec()));
         let token = self.sampler.sample(logits, &self.tokens);
+        if let Some((k, raw)) = raw.filter(|_| !tokenizer.is_stop(token)) {
+            let report = token_logprob(tokenizer, &raw, token, k);
+            let _ = self.events.send(Event::Logprob(report));
+        }
         if tokenizer.is_stop(token) {
             let rest = self.drain_held_back();
             return self.finish(FinishReason::Stop, Some(rest));
@@ -203,5 +212,21 @@ impl Sequence {
         };
         let _ = self.events.send(Event::Done(done));
         false
+    }
+}
+
+fn token_logprob(tokenizer: &Tokenizer, logits: &[f32], token: u32, k: usize) -> TokenLogprob {
+    let (chosen, top) = log_probs(logits, token, k);
+    let prob = |id: u32, logprob: f32| {
+        let bytes = tokenizer.piece(id, false).unwrap_or_default().to_vec();
+        TokenProb {
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes,
+            logprob,
+        }
+    };
+    TokenLogprob {
+        token: prob(token, chosen),
+        top: top.into_iter().map(|(id, lp)| prob(id, lp)).collect(),
     }
 }

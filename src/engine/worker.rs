@@ -91,13 +91,7 @@ impl Worker {
 
     fn accept(&mut self, cmd: Command) {
         let Command::Generate { job, events } = cmd;
-        let seq = Sequence::new(
-            job.prompt,
-            job.options,
-            job.shift,
-            self.model.new_cache(),
-            events,
-        );
+        let seq = Sequence::new(job, self.model.new_cache(), events);
         let problem = if seq.tokens.is_empty() {
             Some("the prompt produced no tokens".to_string())
         } else if seq.tokens.len() > seq.reservation() {

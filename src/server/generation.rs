@@ -1,26 +1,128 @@
-//! What generate and chat share: validating the features we do not have yet, running a
-//! job on the engine, and turning its events into pieces that each route frames its way.
+//! What every generating route shares (native and `/v1`): validating the features we do
+//! not have yet, running a job on the engine, and turning its events into pieces that each
+//! route frames its way.
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use futures::{Stream, StreamExt};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::ndjson::ndjson_response;
-use crate::api::{KeepAlive, Metrics};
-use crate::engine::{Done, Event, Lease, Registry};
+use super::AppState;
+use crate::api::{KeepAlive, Logprob, Metrics, TopLogprob};
+use crate::engine::{
+    ChatPrompt, Done, Event, GenerateJob, GenerateOptions, GeneratePrompt, Lease, Registry,
+    TokenLogprob, TokenProb,
+};
 
 /// One step of a generation, as the routes see it.
 pub enum Piece {
-    Text(String),
+    /// Text, with the logprobs of the tokens sampled since the previous piece (when asked).
+    Text {
+        text: String,
+        logprobs: Vec<TokenLogprob>,
+    },
     Done {
         reason: &'static str,
         metrics: Metrics,
         context: Vec<u32>,
+        /// Logprobs of tokens whose text never came (held back at the end).
+        logprobs: Vec<TokenLogprob>,
     },
     Error(String),
+}
+
+/// What the model is asked, after the route's own checks.
+pub enum Input {
+    Chat(Vec<Value>),
+    Generate {
+        prompt: String,
+        system: Option<String>,
+        raw: bool,
+        context: Vec<u32>,
+    },
+}
+
+/// How to run a generation on a model already leased.
+pub struct Run<'a> {
+    pub input: Input,
+    pub options: Option<&'a Map<String, Value>>,
+    /// Drop old messages / cut the prompt when it is longer than `num_ctx`.
+    pub truncate: bool,
+    pub shift: bool,
+    /// `top_logprobs` when logprobs are asked for.
+    pub logprobs: Option<usize>,
+}
+
+/// Tokenizes the input, queues the job and returns its pieces. The options are validated
+/// before anything is queued.
+pub async fn run(
+    state: &AppState,
+    lease: Lease,
+    run: Run<'_>,
+    started: Instant,
+) -> Result<impl Stream<Item = Piece> + Send, ApiError> {
+    let options = GenerateOptions::from_request(
+        run.options,
+        state.registry.config().default_num_ctx,
+        lease.model.max_num_ctx,
+    )?;
+    let model = Arc::clone(&lease.model);
+    let name = model.stored.name.clone();
+    model.decoder("generate", &name)?;
+    let (opts, truncate) = (options.clone(), run.truncate);
+    let input = run.input;
+    let tokens = tokio::task::spawn_blocking(move || {
+        let prompt = &model.decoder("generate", &name)?.prompt;
+        match input {
+            Input::Chat(messages) => prompt.chat_tokens(&ChatPrompt { messages }, &opts, truncate),
+            Input::Generate {
+                prompt: text,
+                system,
+                raw,
+                context,
+            } => {
+                let generate = GeneratePrompt {
+                    prompt: &text,
+                    system: system.as_deref(),
+                    raw,
+                    context: &context,
+                };
+                prompt.generate_tokens(&generate, &opts, truncate)
+            }
+        }
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let engine = &lease
+        .model
+        .decoder("generate", &lease.model.stored.name)?
+        .engine;
+    let rx = engine.submit(GenerateJob {
+        prompt: tokens,
+        options,
+        shift: run.shift,
+        logprobs: run.logprobs,
+    })?;
+    Ok(pieces(rx, lease, started))
+}
+
+/// `logprobs` / `top_logprobs` of a request as the engine takes them.
+pub fn logprobs(
+    logprobs: Option<bool>,
+    top_logprobs: Option<i64>,
+) -> Result<Option<usize>, ApiError> {
+    let top = top_logprobs.unwrap_or(0);
+    if !(0..=20).contains(&top) {
+        return Err(ApiError::BadRequest(
+            "top_logprobs must be between 0 and 20".into(),
+        ));
+    }
+    Ok((logprobs == Some(true)).then_some(top as usize))
 }
 
 /// Engine events as pieces. The lease is held until the stream ends or is dropped (the
@@ -32,17 +134,24 @@ pub fn pieces(
 ) -> impl Stream<Item = Piece> + Send {
     futures::stream::unfold(Some((rx, lease)), move |state| async move {
         let (mut rx, lease) = state?;
-        let piece = match rx.recv().await {
-            Some(Event::Text(t)) => return Some((Piece::Text(t), Some((rx, lease)))),
-            Some(Event::Done(done)) => done_piece(done, &lease, started),
-            Some(Event::Error(e)) => Piece::Error(e),
-            None => Piece::Error("the model runner stopped unexpectedly".into()),
+        let mut logprobs = vec![];
+        let piece = loop {
+            match rx.recv().await {
+                Some(Event::Logprob(lp)) => logprobs.push(lp),
+                Some(Event::Text(text)) => {
+                    let piece = Piece::Text { text, logprobs };
+                    return Some((piece, Some((rx, lease))));
+                }
+                Some(Event::Done(done)) => break done_piece(done, &lease, started, logprobs),
+                Some(Event::Error(e)) => break Piece::Error(e),
+                None => break Piece::Error("the model runner stopped unexpectedly".into()),
+            }
         };
         Some((piece, None))
     })
 }
 
-fn done_piece(done: Done, lease: &Lease, started: Instant) -> Piece {
+fn done_piece(done: Done, lease: &Lease, started: Instant, logprobs: Vec<TokenLogprob>) -> Piece {
     let metrics = Metrics {
         total_duration: nanos(started.elapsed()),
         load_duration: nanos(lease.load_duration),
@@ -55,27 +164,69 @@ fn done_piece(done: Done, lease: &Lease, started: Instant) -> Piece {
         reason: done.reason.as_str(),
         metrics,
         context: done.tokens,
+        logprobs,
     }
 }
 
-fn nanos(d: std::time::Duration) -> u64 {
+pub fn nanos(d: std::time::Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The whole generation for `stream:false`: text, reason, metrics, context.
-pub async fn collect(
-    stream: impl Stream<Item = Piece>,
-) -> Result<(String, &'static str, Metrics, Vec<u32>), ApiError> {
+/// Engine logprobs as wire objects; `None` when none were asked for.
+pub fn wire_logprobs(asked: bool, logprobs: &[TokenLogprob]) -> Option<Vec<Logprob>> {
+    let prob = |p: &TokenProb| TopLogprob {
+        token: p.text.clone(),
+        logprob: p.logprob,
+        bytes: p.bytes.clone(),
+    };
+    asked.then(|| {
+        logprobs
+            .iter()
+            .map(|lp| Logprob {
+                token: lp.token.text.clone(),
+                logprob: lp.token.logprob,
+                bytes: lp.token.bytes.clone(),
+                top_logprobs: lp.top.iter().map(prob).collect(),
+            })
+            .collect()
+    })
+}
+
+/// A whole generation, for `stream:false`.
+pub struct Collected {
+    pub text: String,
+    pub reason: &'static str,
+    pub metrics: Metrics,
+    pub context: Vec<u32>,
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// The whole generation for `stream:false`.
+pub async fn collect(stream: impl Stream<Item = Piece>) -> Result<Collected, ApiError> {
     let mut stream = std::pin::pin!(stream);
     let mut text = String::new();
+    let mut all = vec![];
     while let Some(piece) = stream.next().await {
         match piece {
-            Piece::Text(t) => text.push_str(&t),
+            Piece::Text { text: t, logprobs } => {
+                text.push_str(&t);
+                all.extend(logprobs);
+            }
             Piece::Done {
                 reason,
                 metrics,
                 context,
-            } => return Ok((text, reason, metrics, context)),
+                logprobs,
+            } => {
+                all.extend(logprobs);
+                return Ok(Collected {
+                    text,
+                    reason,
+                    metrics,
+                    context,
+                    logprobs: all,
+                });
+            }
             Piece::Error(e) => return Err(ApiError::Internal(e)),
         }
     }
@@ -126,19 +277,10 @@ pub struct Unsupported<'a> {
     pub format: Option<&'a Value>,
     pub think: Option<&'a Value>,
     pub images: bool,
-    pub logprobs: Option<bool>,
-    pub top_logprobs: Option<i64>,
 }
 
 impl Unsupported<'_> {
     pub fn check(&self) -> Result<(), ApiError> {
-        if let Some(n) = self.top_logprobs {
-            if !(0..=20).contains(&n) {
-                return Err(ApiError::BadRequest(
-                    "top_logprobs must be between 0 and 20".into(),
-                ));
-            }
-        }
         match self.think {
             None | Some(Value::Null) | Some(Value::Bool(false)) => {}
             Some(Value::Bool(true)) => return Err(self.no_thinking()),
@@ -171,11 +313,6 @@ impl Unsupported<'_> {
                 "{} does not support vision",
                 self.model
             )));
-        }
-        if self.logprobs == Some(true) {
-            return Err(ApiError::NotImplemented(
-                "logprobs are not supported by rollama yet".into(),
-            ));
         }
         Ok(())
     }

@@ -17,16 +17,22 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for OllamaJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::BadRequest("missing request body".into()));
-        }
-        serde_json::from_slice(&bytes)
-            .map(OllamaJson)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))
+        json_body(req, state).await.map(OllamaJson)
     }
+}
+
+/// The request body as JSON: empty and malformed bodies are 400s with serde's reason.
+pub async fn json_body<S: Send + Sync, T: DeserializeOwned>(
+    req: Request,
+    state: &S,
+) -> Result<T, ApiError> {
+    let bytes = Bytes::from_request(req, state)
+        .await
+        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::BadRequest("missing request body".into()));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 
 /// `application/json; charset=utf-8`, one object, no trailing newline.

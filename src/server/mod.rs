@@ -4,7 +4,9 @@ mod error;
 mod generation;
 mod json;
 mod ndjson;
+mod openai;
 mod routes;
+mod sse;
 
 pub use error::ApiError;
 
@@ -25,7 +27,12 @@ pub struct AppState {
     pub version: String,
     /// Serve `GET /metrics` (opt-in: Ollama has no such route).
     pub metrics: bool,
+    /// Silence after which an SSE stream gets a `: keep-alive` comment.
+    pub sse_keep_alive: std::time::Duration,
 }
+
+/// Default [`AppState::sse_keep_alive`]: well under common proxy idle timeouts (60 s).
+pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The whole HTTP surface. Tests call this directly.
 pub fn app(state: AppState) -> Router {

@@ -77,6 +77,7 @@ pub struct TestServer {
     /// KV positions per model (`None`: max_running × default num_ctx).
     pub kv_tokens: Option<usize>,
     pub prefix_cache_tokens: usize,
+    pub sse_keep_alive: std::time::Duration,
 }
 
 impl Default for TestServer {
@@ -88,6 +89,7 @@ impl Default for TestServer {
             fail_after_tokens: None,
             kv_tokens: None,
             prefix_cache_tokens: 4096,
+            sse_keep_alive: rollama::server::SSE_KEEP_ALIVE,
         }
     }
 }
@@ -126,6 +128,7 @@ impl TestServer {
             registry,
             version: "0.12.6".into(),
             metrics: true,
+            sse_keep_alive: self.sse_keep_alive,
         };
         tokio::spawn(server::run(listener, state, std::future::pending()));
         format!("http://{addr}")

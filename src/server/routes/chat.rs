@@ -7,10 +7,10 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::api::{timestamp_now, ChatChunk, ChatRequest, Message};
-use crate::engine::{ChatPrompt, GenerateJob, GenerateOptions};
 use crate::server::error::ApiError;
 use crate::server::generation::{
-    collect, keep_alive, load_or_unload, ndjson_pieces, pieces, Piece, Unsupported,
+    collect, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
+    Run, Unsupported,
 };
 use crate::server::json::{ok_json, OllamaJson};
 use crate::server::AppState;
@@ -31,10 +31,9 @@ pub async fn chat(
             .messages
             .iter()
             .any(|m| m.images.as_ref().is_some_and(|i| !i.is_empty())),
-        logprobs: req.logprobs,
-        top_logprobs: req.top_logprobs,
     }
     .check()?;
+    let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
     if req.messages.is_empty() {
@@ -43,6 +42,7 @@ pub async fn chat(
     }
 
     let lease = state.registry.acquire(&req.model, keep_alive).await?;
+    lease.model.decoder("chat", &req.model)?;
     // `"tools": []` (always sent by ollama-python) needs no capability.
     if req.tools.as_ref().is_some_and(|t| !t.is_empty()) {
         return Err(ApiError::BadRequest(format!(
@@ -50,11 +50,6 @@ pub async fn chat(
             lease.model.stored.name
         )));
     }
-    let options = GenerateOptions::from_request(
-        req.options.as_ref(),
-        state.registry.config().default_num_ctx,
-        lease.model.max_num_ctx,
-    )?;
     let messages = req
         .messages
         .iter()
@@ -64,37 +59,37 @@ pub async fn chat(
             serde_json::to_value(m).unwrap_or(Value::Null)
         })
         .collect();
-    let model = std::sync::Arc::clone(&lease.model);
-    let truncate = req.truncate.unwrap_or(true);
-    let opts = options.clone();
-    let tokens = tokio::task::spawn_blocking(move || {
-        model
-            .prompt
-            .chat_tokens(&ChatPrompt { messages }, &opts, truncate)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-
-    let rx = lease.model.engine.submit(GenerateJob {
-        prompt: tokens,
-        options,
+    let job = Run {
+        input: Input::Chat(messages),
+        options: req.options.as_ref(),
+        truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
-    })?;
-    let name = req.model.clone();
-    let stream = pieces(rx, lease, started);
+        logprobs: top_logprobs,
+    };
+    let stream = run(&state, lease, job, started).await?;
+    let (name, asked) = (req.model.clone(), top_logprobs.is_some());
     if req.stream == Some(false) {
-        let (text, reason, metrics, _) = collect(stream).await?;
-        let mut reply = chunk(&name, text, Some(reason));
-        reply.metrics = Some(metrics);
+        let all = collect(stream).await?;
+        let mut reply = chunk(&name, all.text, Some(all.reason));
+        reply.metrics = Some(all.metrics);
+        reply.logprobs = wire_logprobs(asked, &all.logprobs);
         return Ok(ok_json(&reply));
     }
     Ok(ndjson_pieces(stream, move |piece| match piece {
-        Piece::Text(t) => serde_json::to_value(chunk(&name, t, None)),
+        Piece::Text { text, logprobs } => {
+            let mut c = chunk(&name, text, None);
+            c.logprobs = wire_logprobs(asked, &logprobs);
+            serde_json::to_value(c)
+        }
         Piece::Done {
-            reason, metrics, ..
+            reason,
+            metrics,
+            logprobs,
+            ..
         } => {
             let mut last = chunk(&name, String::new(), Some(reason));
             last.metrics = Some(metrics);
+            last.logprobs = wire_logprobs(asked && !logprobs.is_empty(), &logprobs);
             serde_json::to_value(last)
         }
         Piece::Error(e) => Ok(serde_json::json!({ "error": e })),
@@ -108,6 +103,7 @@ fn chunk(model: &str, content: String, done_reason: Option<&str>) -> ChatChunk {
         message: Message::assistant(content),
         done: done_reason.is_some(),
         done_reason: done_reason.map(str::to_string),
+        logprobs: None,
         metrics: None,
     }
 }

@@ -6,10 +6,10 @@ use axum::extract::State;
 use axum::response::Response;
 
 use crate::api::{timestamp_now, GenerateChunk, GenerateRequest};
-use crate::engine::{GenerateJob, GenerateOptions, GeneratePrompt};
 use crate::server::error::ApiError;
 use crate::server::generation::{
-    collect, keep_alive, load_or_unload, ndjson_pieces, pieces, Piece, Unsupported,
+    collect, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
+    Run, Unsupported,
 };
 use crate::server::json::{ok_json, OllamaJson};
 use crate::server::AppState;
@@ -37,10 +37,9 @@ pub async fn generate(
         format: req.format.as_ref(),
         think: req.think.as_ref(),
         images: req.images.as_ref().is_some_and(|i| !i.is_empty()),
-        logprobs: req.logprobs,
-        top_logprobs: req.top_logprobs,
     }
     .check()?;
+    let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
     if req.prompt.is_empty() && req.suffix.is_empty() {
@@ -49,6 +48,7 @@ pub async fn generate(
     }
 
     let lease = state.registry.acquire(&req.model, keep_alive).await?;
+    lease.model.decoder("generate", &req.model)?;
     if !req.suffix.is_empty() {
         return Err(ApiError::BadRequest(format!(
             "registry.ollama.ai/library/{} does not support insert",
@@ -60,52 +60,44 @@ pub async fn generate(
             "the 'template' field (a Go template) is not supported by rollama; the model's own chat template is used".into(),
         ));
     }
-    let options = GenerateOptions::from_request(
-        req.options.as_ref(),
-        state.registry.config().default_num_ctx,
-        lease.model.max_num_ctx,
-    )?;
-    let model = std::sync::Arc::clone(&lease.model);
-    let truncate = req.truncate.unwrap_or(true);
-    let opts = options.clone();
-    let tokens = tokio::task::spawn_blocking(move || {
-        let context = req.context.unwrap_or_default();
-        let prompt = GeneratePrompt {
-            prompt: &req.prompt,
-            system: req.system.as_deref(),
+    let job = Run {
+        input: Input::Generate {
+            prompt: req.prompt,
+            system: req.system,
             raw: req.raw,
-            context: &context,
-        };
-        model.prompt.generate_tokens(&prompt, &opts, truncate)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))??;
-
-    let rx = lease.model.engine.submit(GenerateJob {
-        prompt: tokens,
-        options,
+            context: req.context.unwrap_or_default(),
+        },
+        options: req.options.as_ref(),
+        truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
-    })?;
-    let name = req.model.clone();
-    let raw = req.raw;
-    let stream = pieces(rx, lease, started);
+        logprobs: top_logprobs,
+    };
+    let stream = run(&state, lease, job, started).await?;
+    let (name, raw, asked) = (req.model.clone(), req.raw, top_logprobs.is_some());
     if req.stream == Some(false) {
-        let (text, reason, metrics, context) = collect(stream).await?;
-        let mut reply = chunk(&name, text, Some(reason));
-        reply.metrics = Some(metrics);
-        reply.context = (!raw).then_some(context);
+        let all = collect(stream).await?;
+        let mut reply = chunk(&name, all.text, Some(all.reason));
+        reply.metrics = Some(all.metrics);
+        reply.context = (!raw).then_some(all.context);
+        reply.logprobs = wire_logprobs(asked, &all.logprobs);
         return Ok(ok_json(&reply));
     }
     Ok(ndjson_pieces(stream, move |piece| match piece {
-        Piece::Text(t) => serde_json::to_value(chunk(&name, t, None)),
+        Piece::Text { text, logprobs } => {
+            let mut c = chunk(&name, text, None);
+            c.logprobs = wire_logprobs(asked, &logprobs);
+            serde_json::to_value(c)
+        }
         Piece::Done {
             reason,
             metrics,
             context,
+            logprobs,
         } => {
             let mut last = chunk(&name, String::new(), Some(reason));
             last.metrics = Some(metrics);
             last.context = (!raw).then_some(context);
+            last.logprobs = wire_logprobs(asked && !logprobs.is_empty(), &logprobs);
             serde_json::to_value(last)
         }
         Piece::Error(e) => Ok(serde_json::json!({ "error": e })),
@@ -120,6 +112,7 @@ fn chunk(model: &str, response: String, done_reason: Option<&str>) -> GenerateCh
         done: done_reason.is_some(),
         done_reason: done_reason.map(str::to_string),
         context: None,
+        logprobs: None,
         metrics: None,
     }
 }

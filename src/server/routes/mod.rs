@@ -5,6 +5,7 @@ mod generate;
 mod meta;
 mod metrics;
 mod models;
+mod openai;
 mod unsupported;
 
 use axum::routing::{any, get, post};
@@ -31,7 +32,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/copy", later.clone())
         .route("/api/delete", later.clone())
         .route("/api/blobs/{digest}", later.clone())
-        .route("/v1/{*rest}", later)
+        .route("/v1/chat/completions", post(openai::chat_completions))
+        .route("/v1/completions", post(openai::completions))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/models/{*model}", get(openai::model))
+        .route("/v1/{*rest}", any(unsupported::openai_not_implemented))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
 }

@@ -3,7 +3,16 @@
 use axum::http::Uri;
 
 use crate::server::error::ApiError;
+use crate::server::openai::OpenAiError;
 
 pub async fn not_implemented(uri: Uri) -> ApiError {
     ApiError::NotImplemented(format!("{} is not implemented by rollama yet", uri.path()))
+}
+
+/// Other `/v1` endpoints (responses, images, audio, ...), with OpenAI's error body.
+pub async fn openai_not_implemented(uri: Uri) -> OpenAiError {
+    OpenAiError(ApiError::NotImplemented(format!(
+        "{} is not supported by rollama",
+        uri.path()
+    )))
 }

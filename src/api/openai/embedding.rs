@@ -1,0 +1,37 @@
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// `POST /v1/embeddings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbeddingRequest {
+    pub model: String,
+    /// A string or a list of strings (token arrays are refused).
+    pub input: Value,
+    pub dimensions: Option<i64>,
+    /// `float` (default) or `base64` (little-endian f32 bytes).
+    pub encoding_format: Option<String>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbeddingResponse {
+    pub object: String,
+    pub data: Vec<EmbeddingData>,
+    pub model: String,
+    pub usage: EmbeddingUsage,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbeddingData {
+    pub object: String,
+    /// A list of floats, or a base64 string.
+    pub embedding: Value,
+    pub index: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbeddingUsage {
+    pub prompt_tokens: u64,
+    pub total_tokens: u64,
+}

@@ -1,0 +1,285 @@
+//! `POST /v1/chat/completions`.
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::Response;
+use futures::{stream, Stream, StreamExt};
+use serde_json::{json, Value};
+
+use super::{options, prompt_tokens};
+use crate::api::openai::{
+    ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
+    ChoiceLogprobs, ChunkChoice, Delta, ResponseMessage, Usage,
+};
+use crate::server::generation::{collect, logprobs, run, wire_logprobs, Input, Piece, Run};
+use crate::server::json::ok_json;
+use crate::server::openai::{reply_id, unix_now, OpenAiError, OpenAiJson};
+use crate::server::sse::{sse_response, SseItem};
+use crate::server::AppState;
+
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    OpenAiJson(req): OpenAiJson<ChatCompletionRequest>,
+) -> Result<Response, OpenAiError> {
+    let started = Instant::now();
+    if req.model.is_empty() {
+        return Err(OpenAiError::bad_request("model is required"));
+    }
+    if req.messages.is_empty() {
+        return Err(OpenAiError::bad_request("[] is too short - 'messages'"));
+    }
+    check_response_format(req.response_format.as_ref())?;
+    if req.top_logprobs.is_some() && req.logprobs != Some(true) {
+        return Err(OpenAiError::bad_request(
+            "top_logprobs requires logprobs to be true",
+        ));
+    }
+    let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
+    let max_tokens = req.max_completion_tokens.or(req.sampling.max_tokens);
+    let options = options(&req.sampling, max_tokens)?;
+    let messages = req
+        .messages
+        .iter()
+        .map(|m| native_messages(m, &req.model))
+        .collect::<Result<Vec<_>, _>>()?
+        .concat();
+
+    let lease = state.registry.acquire(&req.model, None).await?;
+    lease.model.decoder("chat", &req.model)?;
+    if req.tools.as_ref().is_some_and(|t| !t.is_empty()) {
+        return Err(OpenAiError::bad_request(format!(
+            "registry.ollama.ai/library/{} does not support tools",
+            lease.model.stored.name
+        )));
+    }
+    let effort = req.reasoning_effort.clone().or_else(|| {
+        req.reasoning
+            .as_ref()?
+            .get("effort")?
+            .as_str()
+            .map(String::from)
+    });
+    if effort.is_some_and(|e| e != "none") {
+        return Err(OpenAiError::bad_request(format!(
+            "\"{}\" does not support thinking",
+            req.model
+        )));
+    }
+    let job = Run {
+        input: Input::Chat(messages),
+        options: Some(&options),
+        truncate: true,
+        shift: true,
+        logprobs: top_logprobs,
+    };
+    let pieces = run(&state, lease, job, started).await?;
+    let head = Head {
+        id: reply_id("chatcmpl"),
+        created: unix_now(),
+        model: req.model.clone(),
+        logprobs: top_logprobs.is_some(),
+    };
+    if !req.stream {
+        let all = collect(pieces).await?;
+        let completion = all.metrics.eval_count;
+        let reply = ChatCompletion {
+            id: head.id,
+            object: "chat.completion".into(),
+            created: head.created,
+            model: head.model,
+            system_fingerprint: "fp_ollama".into(),
+            choices: vec![ChatChoice {
+                index: 0,
+                message: ResponseMessage {
+                    role: "assistant".into(),
+                    content: all.text,
+                },
+                logprobs: wire_logprobs(head.logprobs, &all.logprobs)
+                    .map(|content| ChoiceLogprobs { content }),
+                finish_reason: all.reason.into(),
+            }],
+            usage: Usage::new(prompt_tokens(&all.context, completion), completion),
+        };
+        return Ok(ok_json(&reply));
+    }
+    let usage = req.stream_options.is_some_and(|o| o.include_usage);
+    Ok(sse_response(
+        chunks(head, pieces, usage),
+        state.sse_keep_alive,
+    ))
+}
+
+/// What every chunk of one reply repeats.
+struct Head {
+    id: String,
+    created: i64,
+    model: String,
+    logprobs: bool,
+}
+
+impl Head {
+    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> SseItem {
+        SseItem::json(&ChatCompletionChunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk".into(),
+            created: self.created,
+            model: self.model.clone(),
+            system_fingerprint: "fp_ollama".into(),
+            choices,
+            usage,
+        })
+    }
+
+    fn delta(
+        &self,
+        delta: Delta,
+        logprobs: Option<ChoiceLogprobs>,
+        finish: Option<&str>,
+    ) -> SseItem {
+        let choice = ChunkChoice {
+            index: 0,
+            delta,
+            logprobs,
+            finish_reason: finish.map(str::to_string),
+        };
+        self.chunk(vec![choice], None)
+    }
+
+    fn logprobs(&self, lps: &[crate::engine::TokenLogprob]) -> Option<ChoiceLogprobs> {
+        wire_logprobs(self.logprobs, lps).map(|content| ChoiceLogprobs { content })
+    }
+}
+
+/// The role chunk at once, a content delta per piece, then the finish chunk, the usage
+/// chunk when asked, and `[DONE]`. An error ends the stream with an error event, no `[DONE]`.
+fn chunks(
+    head: Head,
+    pieces: impl Stream<Item = Piece> + Send + 'static,
+    include_usage: bool,
+) -> impl Stream<Item = SseItem> + Send + 'static {
+    let role = Delta {
+        role: Some("assistant".into()),
+        content: Some(String::new()),
+    };
+    let first = head.delta(role, None, None);
+    let rest = pieces.flat_map(move |piece| {
+        let items = match piece {
+            Piece::Text { text, logprobs } => {
+                let delta = Delta {
+                    role: None,
+                    content: Some(text),
+                };
+                vec![head.delta(delta, head.logprobs(&logprobs), None)]
+            }
+            Piece::Done {
+                reason,
+                metrics,
+                context,
+                logprobs,
+            } => {
+                let mut items = vec![];
+                if !logprobs.is_empty() && head.logprobs {
+                    let delta = Delta {
+                        role: None,
+                        content: Some(String::new()),
+                    };
+                    items.push(head.delta(delta, head.logprobs(&logprobs), None));
+                }
+                items.push(head.delta(Delta::default(), None, Some(reason)));
+                if include_usage {
+                    let completion = metrics.eval_count;
+                    let usage = Usage::new(prompt_tokens(&context, completion), completion);
+                    items.push(head.chunk(vec![], Some(usage)));
+                }
+                items.push(SseItem::Done);
+                items
+            }
+            Piece::Error(e) => {
+                let error = OpenAiError(crate::server::ApiError::Internal(e));
+                vec![SseItem::json(&error.body())]
+            }
+        };
+        stream::iter(items)
+    });
+    stream::once(async move { first }).chain(rest)
+}
+
+/// `response_format`: plain text only until structured outputs land.
+fn check_response_format(format: Option<&Value>) -> Result<(), OpenAiError> {
+    let Some(format) = format.filter(|f| !f.is_null()) else {
+        return Ok(());
+    };
+    match format.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(()),
+        Some("json_object" | "json_schema") => Err(OpenAiError(
+            crate::server::ApiError::NotImplemented(
+                "structured outputs (response_format) are not supported by rollama yet".into(),
+            ),
+        )),
+        _ => Err(OpenAiError::bad_request(format!(
+            "invalid response_format: {format}; expected type \"text\", \"json_object\" or \"json_schema\""
+        ))),
+    }
+}
+
+/// One OpenAI message as native chat messages: a list of parts becomes one message per
+/// part, as in Ollama; tool call arguments (JSON strings) become objects.
+fn native_messages(m: &ChatMessage, model: &str) -> Result<Vec<Value>, OpenAiError> {
+    let role = m.role.to_lowercase();
+    let mut base = json!({ "role": role, "content": "" });
+    if let Some(calls) = &m.tool_calls {
+        let calls = calls
+            .iter()
+            .map(native_tool_call)
+            .collect::<Result<Vec<_>, _>>()?;
+        base["tool_calls"] = Value::Array(calls);
+    }
+    if let Some(id) = &m.tool_call_id {
+        base["tool_call_id"] = json!(id);
+    }
+    if role == "tool" {
+        if let Some(name) = &m.name {
+            base["tool_name"] = json!(name);
+        }
+    }
+    let with = |content: &str| {
+        let mut msg = base.clone();
+        msg["content"] = json!(content);
+        msg
+    };
+    match &m.content {
+        Value::String(s) => Ok(vec![with(s)]),
+        Value::Null if m.tool_calls.is_some() => Ok(vec![base.clone()]),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|part| match part.get("type").and_then(Value::as_str) {
+                Some("text") => match part.get("text").and_then(Value::as_str) {
+                    Some(text) => Ok(with(text)),
+                    None => Err(OpenAiError::bad_request(
+                        "a text part needs a string 'text'",
+                    )),
+                },
+                Some("image_url" | "input_audio") => Err(OpenAiError::bad_request(format!(
+                    "{model} does not support vision or audio input"
+                ))),
+                _ => Err(OpenAiError::bad_request(format!(
+                    "invalid message content part: {part}"
+                ))),
+            })
+            .collect(),
+        other => Err(OpenAiError::bad_request(format!(
+            "invalid message content: {other}; expected a string or a list of parts"
+        ))),
+    }
+}
+
+fn native_tool_call(call: &Value) -> Result<Value, OpenAiError> {
+    let mut call = call.clone();
+    if let Some(args) = call.pointer("/function/arguments").and_then(Value::as_str) {
+        let parsed: Value = serde_json::from_str(args)
+            .map_err(|_| OpenAiError::bad_request("invalid tool call arguments"))?;
+        call["function"]["arguments"] = parsed;
+    }
+    Ok(call)
+}

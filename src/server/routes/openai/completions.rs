@@ -1,0 +1,192 @@
+//! `POST /v1/completions` (legacy text completions: the prompt goes in raw, no template).
+
+use std::time::Instant;
+
+use axum::extract::State;
+use axum::response::Response;
+use futures::{stream, Stream, StreamExt};
+use serde_json::Value;
+
+use super::{options, prompt_tokens};
+use crate::api::openai::{
+    Completion, CompletionChoice, CompletionLogprobs, CompletionRequest, Usage,
+};
+use crate::engine::TokenLogprob;
+use crate::server::generation::{collect, run, Input, Piece, Run};
+use crate::server::json::ok_json;
+use crate::server::openai::{reply_id, unix_now, OpenAiError, OpenAiJson};
+use crate::server::sse::{sse_response, SseItem};
+use crate::server::AppState;
+
+pub async fn completions(
+    State(state): State<AppState>,
+    OpenAiJson(req): OpenAiJson<CompletionRequest>,
+) -> Result<Response, OpenAiError> {
+    let started = Instant::now();
+    if req.model.is_empty() {
+        return Err(OpenAiError::bad_request("model is required"));
+    }
+    let prompt = match &req.prompt {
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.len() == 1 && items[0].is_string() => {
+            items[0].as_str().unwrap_or_default().to_string()
+        }
+        _ => {
+            return Err(OpenAiError::bad_request(
+                "prompt must be a string (lists of prompts and token arrays are not supported)",
+            ))
+        }
+    };
+    if req.echo == Some(true) {
+        return Err(OpenAiError::bad_request("echo is not supported"));
+    }
+    if req.best_of.is_some_and(|b| b != 1) {
+        return Err(OpenAiError::bad_request("best_of must be 1"));
+    }
+    let top_logprobs = match req.logprobs {
+        Some(n) if !(0..=5).contains(&n) => {
+            return Err(OpenAiError::bad_request("logprobs must be between 0 and 5"))
+        }
+        Some(n) => Some(n as usize),
+        None => None,
+    };
+    let options = options(&req.sampling, req.sampling.max_tokens)?;
+    let lease = state.registry.acquire(&req.model, None).await?;
+    lease.model.decoder("generate", &req.model)?;
+    if req.suffix.as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(OpenAiError::bad_request(format!(
+            "registry.ollama.ai/library/{} does not support insert",
+            lease.model.stored.name
+        )));
+    }
+    let job = Run {
+        input: Input::Generate {
+            prompt,
+            system: None,
+            raw: true,
+            context: vec![],
+        },
+        options: Some(&options),
+        truncate: true,
+        shift: true,
+        logprobs: top_logprobs,
+    };
+    let pieces = run(&state, lease, job, started).await?;
+    let head = Head {
+        id: reply_id("cmpl"),
+        created: unix_now(),
+        model: req.model.clone(),
+        logprobs: top_logprobs.is_some(),
+    };
+    if !req.stream {
+        let all = collect(pieces).await?;
+        let completion = all.metrics.eval_count;
+        let mut offset = 0;
+        let logprobs = head.legacy(&all.logprobs, &mut offset);
+        let choice = CompletionChoice {
+            text: all.text,
+            index: 0,
+            logprobs,
+            finish_reason: Some(all.reason.into()),
+        };
+        let usage = Usage::new(prompt_tokens(&all.context, completion), completion);
+        return Ok(ok_json(&head.completion(vec![choice], Some(usage))));
+    }
+    let usage = req.stream_options.is_some_and(|o| o.include_usage);
+    Ok(sse_response(
+        chunks(head, pieces, usage),
+        state.sse_keep_alive,
+    ))
+}
+
+struct Head {
+    id: String,
+    created: i64,
+    model: String,
+    logprobs: bool,
+}
+
+impl Head {
+    fn completion(&self, choices: Vec<CompletionChoice>, usage: Option<Usage>) -> Completion {
+        Completion {
+            id: self.id.clone(),
+            object: "text_completion".into(),
+            created: self.created,
+            model: self.model.clone(),
+            system_fingerprint: "fp_ollama".into(),
+            choices,
+            usage,
+        }
+    }
+
+    fn text(
+        &self,
+        text: String,
+        logprobs: Option<CompletionLogprobs>,
+        finish: Option<&str>,
+    ) -> SseItem {
+        let choice = CompletionChoice {
+            text,
+            index: 0,
+            logprobs,
+            finish_reason: finish.map(str::to_string),
+        };
+        SseItem::json(&self.completion(vec![choice], None))
+    }
+
+    /// The legacy parallel-array logprobs; `offset` runs on over a stream's chunks.
+    fn legacy(&self, lps: &[TokenLogprob], offset: &mut usize) -> Option<CompletionLogprobs> {
+        if !self.logprobs {
+            return None;
+        }
+        let mut out = CompletionLogprobs::default();
+        for lp in lps {
+            out.tokens.push(lp.token.text.clone());
+            out.token_logprobs.push(lp.token.logprob);
+            out.top_logprobs
+                .push(lp.top.iter().map(|t| (t.text.clone(), t.logprob)).collect());
+            out.text_offset.push(*offset);
+            *offset += lp.token.text.chars().count();
+        }
+        Some(out)
+    }
+}
+
+fn chunks(
+    head: Head,
+    pieces: impl Stream<Item = Piece> + Send + 'static,
+    include_usage: bool,
+) -> impl Stream<Item = SseItem> + Send + 'static {
+    let mut offset = 0;
+    pieces.flat_map(move |piece| {
+        let items = match piece {
+            Piece::Text { text, logprobs } => {
+                let lps = head.legacy(&logprobs, &mut offset);
+                vec![head.text(text, lps, None)]
+            }
+            Piece::Done {
+                reason,
+                metrics,
+                context,
+                logprobs,
+            } => {
+                let lps = head
+                    .legacy(&logprobs, &mut offset)
+                    .filter(|l| !l.tokens.is_empty());
+                let mut items = vec![head.text(String::new(), lps, Some(reason))];
+                if include_usage {
+                    let completion = metrics.eval_count;
+                    let usage = Usage::new(prompt_tokens(&context, completion), completion);
+                    items.push(SseItem::json(&head.completion(vec![], Some(usage))));
+                }
+                items.push(SseItem::Done);
+                items
+            }
+            Piece::Error(e) => {
+                let error = OpenAiError(crate::server::ApiError::Internal(e));
+                vec![SseItem::json(&error.body())]
+            }
+        };
+        stream::iter(items)
+    })
+}
