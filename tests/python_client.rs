@@ -1,31 +1,29 @@
-//! The official `ollama` Python client, unchanged, against a live server.
+//! The official `ollama` and `openai` Python clients, unchanged, against a live server.
 //!
-//! The interpreter is `$ROLLAMA_PYTHON` (scripts/test points it at a venv with `ollama`
-//! installed), else `python3`. Without the package the test fails, never skips.
+//! The interpreter is `$ROLLAMA_PYTHON` (scripts/test points it at a venv with both
+//! installed), else `python3`. Without the packages the tests fail, never skip.
 
 mod common;
 
 use common::TestServer;
 
-#[tokio::test(flavor = "multi_thread")]
-async fn official_python_client_works_unchanged() {
-    let base = TestServer::default().spawn(&["smollm2"]).await;
+/// Runs `tests/py/SCRIPT BASE_URL` and expects "all checks passed".
+async fn run_check(script: &str, base: String) {
     let python = std::env::var("ROLLAMA_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/py/ollama_client_check.py"
-    );
+    let script = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&python)
             .arg(script)
             .arg(&base)
             .env_remove("OLLAMA_HOST")
             .env_remove("OLLAMA_API_KEY")
+            .env_remove("OPENAI_API_KEY")
+            .env_remove("OPENAI_BASE_URL")
             .output()
     })
     .await
     .expect("join")
-    .expect("run python (set ROLLAMA_PYTHON to an interpreter with `ollama` installed)");
+    .expect("run python (set ROLLAMA_PYTHON to an interpreter with the clients installed)");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -33,4 +31,18 @@ async fn official_python_client_works_unchanged() {
         "python client failed:\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("all checks passed"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_python_client_works_unchanged() {
+    let base = TestServer::default().spawn(&["smollm2"]).await;
+    run_check("ollama_client_check.py", base).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_openai_client_works_unchanged() {
+    let base = TestServer::default()
+        .spawn(&["smollm2", "all-minilm"])
+        .await;
+    run_check("openai_client_check.py", base).await;
 }
