@@ -8,7 +8,8 @@
 //! token (one matmul per weight per step), attention runs per sequence against its cache
 //! → only each sequence's last row goes through the vocabulary projection.
 //!
-//! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]).
+//! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]). Embedding models
+//! (BERT, from safetensors directories) are [`bert::Embedder`], a separate encoder.
 //!
 //! On CPU a sequence's logits are bit-for-bit the same whatever else shares the pass and
 //! however its prompt was chunked: every op is row-independent (attention has its own
@@ -18,6 +19,7 @@
 
 mod attention;
 mod attention_cpu;
+pub mod bert;
 pub mod config;
 mod cpu_layout;
 mod decoder;

@@ -1,9 +1,11 @@
-//! Text in and out of the model: the tokenizer built from GGUF metadata, incremental
-//! detokenization for streaming, and chat templates.
+//! Text in and out of the model: tokenizers (from GGUF metadata or a `tokenizer.json`),
+//! incremental detokenization for streaming, and chat templates.
 //!
 //! A leaf module: it knows nothing of the engine, the server or candle tensors (it only reads
 //! GGUF metadata values).
 //!
+//! - [`HfTokenizer`] (`hf_tokenizer.rs`): a Hugging Face `tokenizer.json` used as-is, for
+//!   safetensors model directories (BERT embedders).
 //! - [`Tokenizer`] (`tokenizer.rs`): llama.cpp-exact encode/decode from `tokenizer.ggml.*`;
 //!   conversion to a `tokenizers` pipeline in `convert.rs`, `pre` profiles in
 //!   `pretokenize.rs`, special ids and the stop set in `special.rs`.
@@ -12,6 +14,7 @@
 
 mod convert;
 mod error;
+mod hf_tokenizer;
 mod meta;
 mod pretokenize;
 mod special;
@@ -20,6 +23,7 @@ mod template;
 mod tokenizer;
 
 pub use error::TextError;
+pub use hf_tokenizer::HfTokenizer;
 pub use meta::TokenType;
 pub use stream::StreamDecoder;
 pub use template::ChatTemplate;

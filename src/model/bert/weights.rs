@@ -1,0 +1,187 @@
+//! Weights of a safetensors checkpoint, memory-mapped, and the two layers built from them
+//! ([`Linear`], [`LayerNorm`]).
+//!
+//! Names are Hugging Face's (`encoder.layer.0.attention.self.query.weight`). Checkpoints
+//! saved from a task model carry them under `bert.`; that prefix is found once and then
+//! used for every name. Stored f16/bf16 is widened to f32 at load: all compute is f32.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use candle_core::safetensors::MmapedSafetensors;
+use candle_core::{DType, Device, Tensor};
+
+use super::super::ModelError;
+
+/// The checkpoint's tensors, read by name.
+pub(super) struct Weights {
+    files: MmapedSafetensors,
+    names: HashSet<String>,
+    /// `""` or `"bert."`, whichever the embedding table is stored under.
+    prefix: &'static str,
+    device: Device,
+}
+
+impl Weights {
+    /// Maps every `*.safetensors` file of `dir`.
+    pub fn open(dir: &Path, device: &Device) -> Result<Self, ModelError> {
+        let paths = safetensors_files(dir)?;
+        let files = map_files(&paths)?;
+        let names: HashSet<String> = files.tensors().into_iter().map(|(name, _)| name).collect();
+        let prefix = ["", "bert."]
+            .into_iter()
+            .find(|p| names.contains(&format!("{p}embeddings.word_embeddings.weight")))
+            .ok_or_else(|| {
+                ModelError::Format(format!(
+                    "{}: no embeddings.word_embeddings.weight (nor under bert.)",
+                    dir.display()
+                ))
+            })?;
+        Ok(Self {
+            files,
+            names,
+            prefix,
+            device: device.clone(),
+        })
+    }
+
+    /// Floating-point values stored in the files, including tensors the encoder does not
+    /// use (BERT's pooler), as `transformers` counts them; integer buffers are left out.
+    pub fn parameter_count(&self) -> u64 {
+        self.files
+            .tensors()
+            .iter()
+            .filter(|(_, view)| {
+                matches!(
+                    DType::try_from(view.dtype()),
+                    Ok(DType::F32 | DType::F16 | DType::BF16)
+                )
+            })
+            .map(|(_, view)| view.shape().iter().product::<usize>() as u64)
+            .sum()
+    }
+
+    /// `name` as an f32 tensor of exactly `shape`.
+    pub fn get(&self, name: &str, shape: &[usize]) -> Result<Tensor, ModelError> {
+        let full = self.resolve(name)?;
+        let tensor = self.files.load(&full, &self.device)?;
+        if tensor.dims() != shape {
+            return Err(ModelError::Format(format!(
+                "tensor {full} has shape {:?}, expected {shape:?}",
+                tensor.dims()
+            )));
+        }
+        match tensor.dtype() {
+            DType::F32 => Ok(tensor),
+            DType::F16 | DType::BF16 => Ok(tensor.to_dtype(DType::F32)?),
+            other => Err(ModelError::Unsupported(format!(
+                "tensor {full} stored as {other:?}"
+            ))),
+        }
+    }
+
+    /// The stored name of `name`; LayerNorm's `weight`/`bias` may be the older
+    /// `gamma`/`beta`.
+    fn resolve(&self, name: &str) -> Result<String, ModelError> {
+        let full = format!("{}{name}", self.prefix);
+        if self.names.contains(&full) {
+            return Ok(full);
+        }
+        let legacy = full
+            .strip_suffix("LayerNorm.weight")
+            .map(|p| format!("{p}LayerNorm.gamma"))
+            .or_else(|| {
+                full.strip_suffix("LayerNorm.bias")
+                    .map(|p| format!("{p}LayerNorm.beta"))
+            });
+        match legacy {
+            Some(legacy) if self.names.contains(&legacy) => Ok(legacy),
+            _ => Err(ModelError::Format(format!("missing tensor {full}"))),
+        }
+    }
+
+    pub fn linear(&self, prefix: &str, out: usize, inp: usize) -> Result<Linear, ModelError> {
+        Ok(Linear {
+            weight: self.get(&format!("{prefix}.weight"), &[out, inp])?,
+            bias: self.get(&format!("{prefix}.bias"), &[out])?,
+        })
+    }
+
+    pub fn layer_norm(&self, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm, ModelError> {
+        Ok(LayerNorm {
+            weight: self.get(&format!("{prefix}.weight"), &[size])?,
+            bias: self.get(&format!("{prefix}.bias"), &[size])?,
+            eps: eps as f32,
+        })
+    }
+}
+
+fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::Io(dir.to_path_buf(), e))?;
+    let mut paths = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| ModelError::Io(dir.to_path_buf(), e))?
+            .path();
+        if path.extension().is_some_and(|ext| ext == "safetensors") {
+            paths.push(path);
+        }
+    }
+    if paths.is_empty() {
+        return Err(ModelError::Format(format!(
+            "{}: no *.safetensors weights",
+            dir.display()
+        )));
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+#[allow(unsafe_code)]
+fn map_files(paths: &[PathBuf]) -> Result<MmapedSafetensors, ModelError> {
+    // SAFETY: the mapping is read-only. As with every mmap, a file truncated or rewritten
+    // while mapped is undefined behaviour; model files in the store are replaced by rename,
+    // never rewritten in place.
+    Ok(unsafe { MmapedSafetensors::multi(paths) }?)
+}
+
+/// `y = x·Wᵀ + b` over rows of `x` (`[n, in]` → `[n, out]`).
+pub(super) struct Linear {
+    /// `[out, in]`, as stored.
+    pub weight: Tensor,
+    pub bias: Tensor,
+}
+
+impl Linear {
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(xs.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+    }
+
+    /// Several layers over the same input as one: weights stacked by rows.
+    pub fn stack(parts: &[Linear]) -> Result<Linear, ModelError> {
+        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
+        let biases: Vec<&Tensor> = parts.iter().map(|l| &l.bias).collect();
+        Ok(Linear {
+            weight: Tensor::cat(&weights, 0)?,
+            bias: Tensor::cat(&biases, 0)?,
+        })
+    }
+}
+
+/// LayerNorm over the last dimension, `eps` from the config.
+pub(super) struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl LayerNorm {
+    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(candle_nn::ops::layer_norm(
+            xs,
+            &self.weight,
+            &self.bias,
+            self.eps,
+        )?)
+    }
+}
