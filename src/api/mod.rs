@@ -4,12 +4,14 @@
 //! chunks are always present (Go omits zeros, but LangChain needs both token counts).
 
 mod chat;
+mod embed;
 mod generate;
 mod keep_alive;
 mod models;
 pub mod openai;
 
 pub use chat::{ChatChunk, ChatRequest, Message};
+pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
 pub use generate::{GenerateChunk, GenerateRequest};
 pub use keep_alive::KeepAlive;
 pub use models::{

@@ -24,6 +24,9 @@ pub enum EngineError {
     /// Too many requests are waiting for this model (503, Ollama's text).
     #[error("server busy, please try again.  maximum pending requests exceeded")]
     Busy,
+    /// A forward pass failed; the model stays loaded and serves the next request.
+    #[error("{0}")]
+    Failed(String),
     /// The model's thread is gone (it panicked or was shut down).
     #[error("the model runner stopped unexpectedly")]
     WorkerDied,

@@ -4,6 +4,7 @@
 //! [`Command`]s. A request gets an unbounded channel of [`Event`]s back; dropping its
 //! receiver (the HTTP client went away) cancels the request at the next step.
 
+mod embedding;
 mod error;
 mod options;
 mod prefix_cache;
@@ -15,6 +16,7 @@ mod stats;
 mod stop;
 mod worker;
 
+pub use embedding::EmbedHandle;
 pub use error::EngineError;
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{ChatPrompt, GeneratePrompt, PromptModel};

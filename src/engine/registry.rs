@@ -7,10 +7,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use candle_core::Device;
 
-use super::{EngineConfig, EngineError, EngineHandle, PromptModel, StatsSnapshot};
+use super::{EmbedHandle, EngineConfig, EngineError, EngineHandle, PromptModel, StatsSnapshot};
+use crate::model::bert::{is_bert_dir, Embedder};
 use crate::model::{GgufFile, LoadOptions, Model};
-use crate::store::{ModelStore, StoredModel};
-use crate::text::Tokenizer;
+use crate::store::{Format, ModelStore, StoredModel};
+use crate::text::{HfTokenizer, Tokenizer};
 
 /// How the registry loads and keeps models.
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct LoadedModel {
 pub enum Runner {
     /// Generates text: engine thread, tokenizer and chat template.
     Decoder(Decoder),
+    /// Embeds text (a BERT-family sentence embedder).
+    Embedder(EmbedHandle),
 }
 
 pub struct Decoder {
@@ -51,14 +54,27 @@ impl LoadedModel {
     pub fn decoder(&self, what: &str, name: &str) -> Result<&Decoder, EngineError> {
         match &self.runner {
             Runner::Decoder(d) => Ok(d),
+            Runner::Embedder(_) => Err(()),
         }
         .map_err(|()| EngineError::BadRequest(format!("\"{name}\" does not support {what}")))
+    }
+
+    /// The embedder, or a 400 for a model that only generates. (Ollama embeds with any
+    /// model; rollama's decoders do not pool hidden states yet.)
+    pub fn embedder(&self, name: &str) -> Result<&EmbedHandle, EngineError> {
+        match &self.runner {
+            Runner::Embedder(e) => Ok(e),
+            Runner::Decoder(_) => Err(EngineError::BadRequest(format!(
+                "\"{name}\" does not support embeddings"
+            ))),
+        }
     }
 
     /// Ollama's capability names (`/api/show`).
     pub fn capabilities(&self) -> Vec<&'static str> {
         match &self.runner {
             Runner::Decoder(_) => vec!["completion"],
+            Runner::Embedder(_) => vec!["embedding"],
         }
     }
 
@@ -66,6 +82,7 @@ impl LoadedModel {
     pub fn stats(&self) -> StatsSnapshot {
         match &self.runner {
             Runner::Decoder(d) => d.engine.stats(),
+            Runner::Embedder(e) => e.stats(),
         }
     }
 }
@@ -300,8 +317,34 @@ impl Drop for Lease {
     }
 }
 
-/// Reads the GGUF, builds model, tokenizer and template, and starts the engine thread.
+/// Loads what the store holds under the name and starts its thread.
 fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
+    match stored.format {
+        Format::Safetensors if is_bert_dir(&stored.path) => load_embedder(stored, config),
+        Format::Safetensors => Err(EngineError::Load(
+            "safetensors decoders are not supported yet".into(),
+        )),
+        Format::Gguf => load_decoder(stored, config),
+    }
+}
+
+fn load_embedder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
+    let tokenizer = HfTokenizer::from_file(&stored.path.join("tokenizer.json"))?;
+    let model = Embedder::load(&stored.path, &config.device)?;
+    let architecture = model.architecture().to_string();
+    let handle = EmbedHandle::start(model, tokenizer, &config.engine)?;
+    let context_length = handle.max_tokens();
+    Ok(LoadedModel {
+        stored,
+        runner: Runner::Embedder(handle),
+        architecture,
+        context_length,
+        max_num_ctx: context_length,
+    })
+}
+
+/// Reads the GGUF, builds model, tokenizer and template, and starts the engine thread.
+fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
     let file = GgufFile::open(&stored.path)?;
     let architecture = file.architecture()?.to_string();
     let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata())?);

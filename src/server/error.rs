@@ -48,6 +48,7 @@ impl From<EngineError> for ApiError {
             | EngineError::Load(_)
             | EngineError::Model(_)
             | EngineError::Text(_)
+            | EngineError::Failed(_)
             | EngineError::WorkerDied => {
                 tracing::error!(error = %msg, "request failed");
                 Self::Internal(msg)

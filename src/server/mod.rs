@@ -1,5 +1,6 @@
 //! HTTP: the only module that knows axum. Routes are thin adapters over the engine.
 
+mod embedding;
 mod error;
 mod generation;
 mod json;

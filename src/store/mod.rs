@@ -1,8 +1,9 @@
 //! The model store on disk: the only code that knows the `models/` layout.
 //!
-//! A file `NAME.gguf` directly in the store directory is served as `NAME:latest`. Names are
-//! validated (see [`ModelName`]) and matched case-insensitively against the directory
-//! listing, so a request can only ever open a file that the listing itself returned.
+//! A file `NAME.gguf` directly in the store directory is served as `NAME:latest`, and so is
+//! a directory `NAME/` holding a Hugging Face checkpoint (`config.json` and `*.safetensors`).
+//! Names are validated (see [`ModelName`]) and matched case-insensitively against the
+//! directory listing, so a request can only ever open what the listing itself returned.
 
 mod name;
 
@@ -17,14 +18,35 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
-/// A model file found in the store.
+/// A model found in the store.
 #[derive(Debug, Clone)]
 pub struct StoredModel {
     /// Display name with tag, e.g. `smollm2:latest`.
     pub name: String,
+    /// The `.gguf` file, or the checkpoint directory.
     pub path: PathBuf,
+    pub format: Format,
+    /// Bytes of the file, or of every file in the directory.
     pub size: u64,
+    /// The file's mtime, or the newest of the directory's files.
     pub modified: SystemTime,
+}
+
+/// How a stored model is laid out (`details.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Gguf,
+    /// A Hugging Face directory: `config.json`, tokenizer files, `*.safetensors`.
+    Safetensors,
+}
+
+impl Format {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Gguf => "gguf",
+            Self::Safetensors => "safetensors",
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +85,8 @@ impl ModelStore {
         &self.dir
     }
 
-    /// Every `*.gguf` in the store, newest first. A missing directory is an empty store.
+    /// Every `*.gguf` and checkpoint directory in the store, newest first. A missing
+    /// directory is an empty store.
     pub fn list(&self) -> Result<Vec<StoredModel>, StoreError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
@@ -73,24 +96,26 @@ impl ModelStore {
         let mut models = vec![];
         for entry in entries.flatten() {
             let path = entry.path();
-            let Some(stem) = gguf_stem(&path) else {
-                continue;
-            };
-            if ModelName::parse(stem).is_none() {
-                continue;
-            }
             // Follows symlinks: the fetch script links the cache into the store.
             let Ok(meta) = std::fs::metadata(&path) else {
                 continue;
             };
-            if !meta.is_file() {
+            let found = match meta.is_dir() {
+                true => checkpoint(&path),
+                false => gguf(&path, &meta),
+            };
+            let Some((stem, format, size, modified)) = found else {
+                continue;
+            };
+            if ModelName::parse(&stem).is_none() {
                 continue;
             }
             models.push(StoredModel {
                 name: format!("{stem}:latest"),
                 path,
-                size: meta.len(),
-                modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                format,
+                size,
+                modified,
             });
         }
         models.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
@@ -111,19 +136,19 @@ impl ModelStore {
             .ok_or_else(not_found)
     }
 
-    /// Hex sha256 of the model file (64 chars, no prefix), cached while the file is unchanged.
+    /// Hex sha256 of the model (64 chars, no prefix), cached while it is unchanged: of the
+    /// file, or for a directory of each file's relative path and bytes in name order.
     pub fn digest(&self, model: &StoredModel) -> Result<String, StoreError> {
         self.memo(model, "sha256", || {
-            let io = |e| StoreError::Io(model.path.clone(), e);
-            let mut file = std::fs::File::open(&model.path).map_err(io)?;
             let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1 << 20];
-            loop {
-                let n = file.read(&mut buf).map_err(io)?;
-                if n == 0 {
-                    break;
+            match model.format {
+                Format::Gguf => hash_file(&model.path, &mut hasher)?,
+                Format::Safetensors => {
+                    for (rel, path) in files(&model.path) {
+                        hasher.update(rel.as_bytes());
+                        hash_file(&path, &mut hasher)?;
+                    }
                 }
-                hasher.update(&buf[..n]);
             }
             Ok(hasher
                 .finalize()
@@ -163,9 +188,77 @@ impl ModelStore {
     }
 }
 
-fn gguf_stem(path: &Path) -> Option<&str> {
+/// Name stem, format, size and mtime of an entry of the store.
+type Found = (String, Format, u64, SystemTime);
+
+fn gguf(path: &Path, meta: &std::fs::Metadata) -> Option<Found> {
     if path.extension()? != "gguf" {
         return None;
     }
-    path.file_stem()?.to_str()
+    let stem = path.file_stem()?.to_str()?.to_string();
+    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    Some((stem, Format::Gguf, meta.len(), modified))
+}
+
+/// A directory with `config.json` and at least one `*.safetensors`.
+fn checkpoint(dir: &Path) -> Option<Found> {
+    let stem = dir.file_name()?.to_str()?.to_string();
+    let files = files(dir);
+    let has = |pred: &dyn Fn(&str) -> bool| files.iter().any(|(rel, _)| pred(rel));
+    if !has(&|r| r == "config.json") || !has(&|r| !r.contains('/') && r.ends_with(".safetensors")) {
+        return None;
+    }
+    let (mut size, mut modified) = (0, SystemTime::UNIX_EPOCH);
+    for (_, path) in &files {
+        if let Ok(meta) = std::fs::metadata(path) {
+            size += meta.len();
+            modified = modified.max(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
+        }
+    }
+    Some((stem, Format::Safetensors, size, modified))
+}
+
+/// Regular files of a checkpoint directory and its direct subdirectories (such as
+/// sentence-transformers' `1_Pooling/`), by relative path, sorted; hidden ones skipped.
+fn files(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = vec![];
+    for (prefix, sub) in list_into(dir, "", &mut out) {
+        list_into(&sub, &prefix, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// Pushes the files of `dir` (as `prefix` + name) and returns its subdirectories.
+fn list_into(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Vec<(String, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    let mut dirs = vec![];
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let path = entry.path();
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => out.push((format!("{prefix}{name}"), path)),
+            Ok(m) if m.is_dir() => dirs.push((format!("{prefix}{name}/"), path)),
+            _ => {}
+        }
+    }
+    dirs
+}
+
+fn hash_file(path: &Path, hasher: &mut Sha256) -> Result<(), StoreError> {
+    let io = |e| StoreError::Io(path.to_path_buf(), e);
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            return Ok(());
+        }
+        hasher.update(&buf[..n]);
+    }
 }

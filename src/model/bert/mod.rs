@@ -11,6 +11,7 @@
 mod attention;
 mod config;
 mod embeddings;
+mod info;
 mod layer;
 mod pooling;
 mod sentence;
@@ -21,6 +22,7 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 pub use config::BertConfig;
+pub use info::{is_bert_dir, EmbedderInfo};
 pub use pooling::Pooling;
 pub use sentence::SentenceConfig;
 

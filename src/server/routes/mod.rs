@@ -1,6 +1,7 @@
 //! One file per group of routes; [`router`] puts them together.
 
 mod chat;
+mod embed;
 mod generate;
 mod meta;
 mod metrics;
@@ -24,8 +25,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/generate", post(generate::generate))
         .route("/api/chat", post(chat::chat))
         .route("/metrics", get(metrics::metrics))
-        .route("/api/embed", later.clone())
-        .route("/api/embeddings", later.clone())
+        .route("/api/embed", post(embed::embed))
+        .route("/api/embeddings", post(embed::embeddings))
         .route("/api/pull", later.clone())
         .route("/api/push", later.clone())
         .route("/api/create", later.clone())
@@ -34,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/blobs/{digest}", later.clone())
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/completions", post(openai::completions))
+        .route("/v1/embeddings", post(openai::embeddings))
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*model}", get(openai::model))
         .route("/v1/{*rest}", any(unsupported::openai_not_implemented))

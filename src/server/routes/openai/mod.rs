@@ -3,10 +3,12 @@
 
 mod chat;
 mod completions;
+mod embeddings;
 mod models;
 
 pub use chat::chat_completions;
 pub use completions::completions;
+pub use embeddings::embeddings;
 pub use models::{model, models};
 
 use serde_json::{json, Map, Value};

@@ -1,0 +1,41 @@
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /api/embed`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbedRequest {
+    pub model: String,
+    /// A string or a list of strings.
+    pub input: Value,
+    pub truncate: Option<bool>,
+    pub dimensions: Option<i64>,
+    pub options: Option<Map<String, Value>>,
+    pub keep_alive: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbedResponse {
+    pub model: String,
+    /// L2-normalized, one per input, in order.
+    pub embeddings: Vec<Vec<f32>>,
+    pub total_duration: u64,
+    pub load_duration: u64,
+    pub prompt_eval_count: u64,
+}
+
+/// `POST /api/embeddings` (legacy).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EmbeddingsRequest {
+    pub model: String,
+    pub prompt: String,
+    pub options: Option<Map<String, Value>>,
+    pub keep_alive: Option<Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmbeddingsResponse {
+    /// Not normalized: the model's pooled output as is.
+    pub embedding: Vec<f32>,
+}

@@ -1,0 +1,76 @@
+//! `POST /v1/embeddings`.
+
+use axum::extract::State;
+use axum::response::Response;
+use base64::Engine as _;
+use serde_json::Value;
+
+use crate::api::openai::{EmbeddingData, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage};
+use crate::server::embedding::{dimensions, embed, inputs, normalized, EmbedJob};
+use crate::server::json::ok_json;
+use crate::server::openai::{OpenAiError, OpenAiJson};
+use crate::server::AppState;
+
+pub async fn embeddings(
+    State(state): State<AppState>,
+    OpenAiJson(req): OpenAiJson<EmbeddingRequest>,
+) -> Result<Response, OpenAiError> {
+    if req.model.is_empty() {
+        return Err(OpenAiError::bad_request("model is required"));
+    }
+    let base64 = match req.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(OpenAiError::bad_request(format!(
+            "Invalid value for 'encoding_format' = {other}. Supported values: ['float', 'base64']."
+        )))
+        }
+    };
+    let texts = match &req.input {
+        // OpenAI embeds "" (Ollama's /api/embed would return nothing for it).
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) if !items.is_empty() => inputs(&req.input)
+            .map_err(|_| OpenAiError::bad_request("invalid input: expected strings"))?,
+        _ => return Err(OpenAiError::bad_request("invalid input")),
+    };
+    let dims = dimensions(req.dimensions)?;
+    let job = EmbedJob {
+        model: &req.model,
+        inputs: texts,
+        truncate: true,
+        options: None,
+        keep_alive: None,
+    };
+    let done = embed(&state, job).await?;
+    let data = done
+        .vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| {
+            let v = normalized(v, dims);
+            let embedding = match base64 {
+                true => {
+                    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
+                }
+                false => Value::from(v),
+            };
+            EmbeddingData {
+                object: "embedding".into(),
+                embedding,
+                index,
+            }
+        })
+        .collect();
+    let tokens = done.prompt_tokens as u64;
+    Ok(ok_json(&EmbeddingResponse {
+        object: "list".into(),
+        data,
+        model: req.model,
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}
