@@ -35,7 +35,9 @@ async fn run_check(script: &str, base: String) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn official_python_client_works_unchanged() {
-    let base = TestServer::default().spawn(&["smollm2"]).await;
+    let base = TestServer::default()
+        .spawn(&["smollm2", "all-minilm"])
+        .await;
     run_check("ollama_client_check.py", base).await;
 }
 

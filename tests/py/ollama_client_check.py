@@ -54,8 +54,23 @@ try:
 except ollama.ResponseError as e:
     assert e.status_code == 400 and e.error == "invalid model name", (e.status_code, e.error)
 
+# Embeddings (what a Django RAG app calls): unit vectors, one per input, in order.
+emb = client.embed(model="all-minilm", input=["The cat sleeps.", "A kitten naps.", "Taxes rose."])
+assert len(emb.embeddings) == 3 and all(len(v) == 384 for v in emb.embeddings)
+assert all(abs(sum(x * x for x in v) - 1) < 1e-4 for v in emb.embeddings)
+dot = lambda a, b: sum(x * y for x, y in zip(a, b))
+assert dot(emb.embeddings[0], emb.embeddings[1]) > dot(emb.embeddings[0], emb.embeddings[2])
+legacy = client.embeddings(model="all-minilm", prompt="The cat sleeps.")
+assert len(legacy.embedding) == 384
+assert "embedding" in client.show("all-minilm").capabilities
+try:
+    client.chat(model="all-minilm", messages=msgs)
+    raise AssertionError("expected an error")
+except ollama.ResponseError as e:
+    assert e.status_code == 400 and e.error == '"all-minilm" does not support chat', e.error
+
 # Unload.
 unloaded = client.generate(model="smollm2", prompt="", keep_alive=0)
 assert unloaded.done_reason == "unload", unloaded
-assert client.ps().models == []
+assert [m.model for m in client.ps().models] == ["all-minilm:latest"]
 print("ollama python client: all checks passed")

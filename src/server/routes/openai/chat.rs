@@ -224,9 +224,14 @@ fn check_response_format(format: Option<&Value>) -> Result<(), OpenAiError> {
 }
 
 /// One OpenAI message as native chat messages: a list of parts becomes one message per
-/// part, as in Ollama; tool call arguments (JSON strings) become objects.
+/// part, as in Ollama; tool call arguments (JSON strings) become objects; `developer` is
+/// `system`.
 fn native_messages(m: &ChatMessage, model: &str) -> Result<Vec<Value>, OpenAiError> {
-    let role = m.role.to_lowercase();
+    // OpenAI's newer name for the system prompt; chat templates know only `system`.
+    let role = match m.role.to_lowercase() {
+        r if r == "developer" => "system".to_string(),
+        r => r,
+    };
     let mut base = json!({ "role": role, "content": "" });
     if let Some(calls) = &m.tool_calls {
         let calls = calls
