@@ -10,7 +10,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollama::model::{GgufFile, Model, ModelError, SeqBatch};
+use rollama::model::{Checkpoint, Model, ModelError, SeqBatch};
 
 const HIDDEN: usize = 64;
 const LAYERS: usize = 2;
@@ -185,7 +185,7 @@ fn tmp_dir() -> PathBuf {
 
 fn load(spec: &Spec) -> Model {
     let path = write_gguf(spec, &tmp_dir());
-    let file = GgufFile::open(&path).expect("open tiny gguf");
+    let file = Checkpoint::open(&path).expect("open tiny gguf");
     Model::load(&file, &Device::Cpu).expect("load tiny model")
 }
 
@@ -389,7 +389,7 @@ fn unknown_architecture_is_unsupported() {
     let mut out = std::fs::File::create(&path).expect("create");
     let arch = Value::String("mamba".into());
     gguf_file::write(&mut out, &[("general.architecture", &arch)], &[]).expect("write");
-    let file = GgufFile::open(&path).expect("open");
+    let file = Checkpoint::open(&path).expect("open");
     match Model::load(&file, &Device::Cpu) {
         Err(ModelError::Unsupported(msg)) => assert_eq!(msg, "architecture mamba"),
         Err(e) => panic!("wrong error {e}"),

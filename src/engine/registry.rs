@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use candle_core::Device;
 
 use super::{EngineConfig, EngineError, EngineHandle, PromptModel, StatsSnapshot};
-use crate::model::{GgufFile, LoadOptions, Model};
+use crate::model::{Checkpoint, LoadOptions, Model};
 use crate::store::{ModelStore, StoredModel};
 use crate::text::Tokenizer;
 
@@ -267,7 +267,7 @@ impl Drop for Lease {
 
 /// Reads the GGUF, builds model, tokenizer and template, and starts the engine thread.
 fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
-    let file = GgufFile::open(&stored.path)?;
+    let file = Checkpoint::open(&stored.path)?;
     let architecture = file.architecture()?.to_string();
     let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata())?);
     let prompt = PromptModel::new(

@@ -10,7 +10,7 @@ use crate::api::{
     ModelDetails, PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse,
 };
 use crate::model::gguf::{value_as_f64, value_as_u64};
-use crate::model::GgufFile;
+use crate::model::Checkpoint;
 use crate::server::error::ApiError;
 use crate::server::json::{ok_json, OllamaJson};
 use crate::server::AppState;
@@ -56,7 +56,7 @@ pub async fn show(
     let stored = state.registry.store().resolve(&name)?;
     let verbose = req.verbose;
     let reply = blocking(move || {
-        let file = GgufFile::open(&stored.path).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let file = Checkpoint::open(&stored.path).map_err(|e| ApiError::Internal(e.to_string()))?;
         let architecture = file.architecture().unwrap_or("unknown").to_string();
         // The GGUF's own template, else the built-in one the engine would use.
         let template = file
@@ -72,14 +72,13 @@ pub async fn show(
         );
         let tensors = verbose.then(|| {
             let mut t: Vec<_> = file
-                .content
-                .tensor_infos
-                .iter()
-                .map(|(name, info)| {
+                .tensor_list()
+                .into_iter()
+                .map(|(name, ty, shape)| {
                     serde_json::json!({
                         "name": name,
-                        "type": format!("{:?}", info.ggml_dtype),
-                        "shape": info.shape.dims(),
+                        "type": ty,
+                        "shape": shape,
                     })
                 })
                 .collect();
@@ -150,16 +149,16 @@ async fn blocking<T: Send + 'static>(
 /// `details` without re-reading the GGUF header on every `/api/tags` or `/api/ps`.
 fn cached_details(store: &ModelStore, m: &StoredModel) -> Result<ModelDetails, ApiError> {
     store.memo(m, "details", || {
-        let file = GgufFile::open(&m.path).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let file = Checkpoint::open(&m.path).map_err(|e| ApiError::Internal(e.to_string()))?;
         Ok(details(&file))
     })
 }
 
-fn details(file: &GgufFile) -> ModelDetails {
+fn details(file: &Checkpoint) -> ModelDetails {
     let family = file.architecture().unwrap_or("unknown").to_string();
     ModelDetails {
         parent_model: String::new(),
-        format: "gguf".into(),
+        format: file.format().into(),
         families: vec![family.clone()],
         family,
         parameter_size: human_number(file.parameter_count()),
@@ -169,7 +168,7 @@ fn details(file: &GgufFile) -> ModelDetails {
 
 /// GGUF metadata for `model_info`: long arrays elided unless verbose, the name and the
 /// chat template left out (as Ollama does).
-fn model_info(file: &GgufFile, verbose: bool) -> Map<String, Value> {
+fn model_info(file: &Checkpoint, verbose: bool) -> Map<String, Value> {
     use candle_core::quantized::gguf_file::Value as G;
     fn convert(v: &G, verbose: bool) -> Value {
         match v {
