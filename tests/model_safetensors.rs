@@ -451,3 +451,41 @@ fn metadata_is_gguf_shaped() {
     assert_eq!(shapes(&hf), shapes(&gguf));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Gemma 3 (Q4_K_M GGUF, norms stored as `1 + w`) converted to bf16 and loaded back:
+/// teacher-forced on the GGUF path's greedy tokens, each of them stays our argmax or
+/// within [`GEMMA_NEAR_TIE`] of it (quantized vs bf16-rounded dense weights move logits by
+/// tenths; a wrong norm or sliding-window pattern moves them by whole units).
+#[test]
+fn gemma3_converted_agrees_with_the_gguf() {
+    const STEPS: usize = 8;
+    const GEMMA_NEAR_TIE: f32 = 0.6;
+    let dir = converted("gemma3", WeightDtype::Bf16, 5000);
+    let gguf = load(&common::model_path("gemma3"));
+    let hf = load(&dir);
+    assert_eq!(hf.config().layer_is_local, gguf.config().layer_is_local);
+    assert_eq!(hf.config().sliding_window, gguf.config().sliding_window);
+    let golden = common::golden("greedy-gemma3.json");
+    let (mut agree, mut total, mut worst) = (0, 0, 0f32);
+    for case in golden["cases"].as_array().expect("cases") {
+        let prompt = ids(&case["prompt_ids"]);
+        let (want, _) = greedy(&gguf, &prompt, STEPS, u32::MAX);
+        let mut cache = hf.new_cache();
+        let mut logits = step(&hf, &mut cache, &prompt);
+        for &tok in &want {
+            let best = logits[argmax(&logits) as usize];
+            let shortfall = best - logits[tok as usize];
+            worst = worst.max(shortfall);
+            agree += usize::from(shortfall == 0.0);
+            total += 1;
+            assert!(
+                shortfall < GEMMA_NEAR_TIE,
+                "{:?}: GGUF token {tok} is {shortfall} below the converted model's best",
+                case["prompt"]
+            );
+            logits = step(&hf, &mut cache, &[tok]);
+        }
+    }
+    println!("gemma3 bf16 checkpoint: argmax agrees on {agree}/{total} teacher-forced steps, worst shortfall {worst:.4}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
