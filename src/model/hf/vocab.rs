@@ -339,3 +339,42 @@ fn is_byte_piece(t: &str) -> bool {
         && t.ends_with('>')
         && u8::from_str_radix(&t[3..5], 16).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hf_pre_tokenizers_map_to_profiles() {
+        // SmolLM2's own tokenizer.json: digits one by one, then GPT-2's byte-level regex.
+        let smol = serde_json::json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Digits", "individual_digits": true},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true}
+        ]});
+        let regexes = split_regexes(&smol).expect("regexes");
+        assert_eq!(pre_for_regexes(&regexes, false), Some("smollm"));
+        // Llama 3: HF's case-insensitive contractions, ignore_merges.
+        let llama3 = serde_json::json!({"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"}, "behavior": "Isolated", "invert": false},
+            {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": false}
+        ]});
+        let regexes = split_regexes(&llama3).expect("regexes");
+        assert_eq!(pre_for_regexes(&regexes, true), Some("llama-bpe"));
+        let unknown = serde_json::json!({"type": "Whitespace"});
+        assert!(split_regexes(&unknown).is_err());
+    }
+
+    #[test]
+    fn spm_scores_follow_first_merge_rank() {
+        let tokens: Vec<String> = ["a", "b", "ab", "abb", "<0x0A>"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let merges = vec!["a b".to_string(), "ab b".to_string()];
+        let scores = spm_scores(&tokens, &merges);
+        assert_eq!(scores[2], 0.0);
+        assert_eq!(scores[3], -1.0);
+        assert!(scores[0] < scores[3] && scores[4] < scores[0]);
+        assert!(is_byte_piece("<0x0A>") && !is_byte_piece("<0xZZ>"));
+    }
+}
