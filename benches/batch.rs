@@ -13,7 +13,7 @@ use std::time::Duration;
 use candle_core::Device;
 use common::model_path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rollama::model::{GgufFile, KvCache, LoadOptions, Model, SeqBatch};
+use rollama::model::{Checkpoint, KvCache, LoadOptions, Model, SeqBatch};
 
 const PROMPT: usize = 128;
 
@@ -33,7 +33,7 @@ fn prefilled(model: &Model, seed: usize) -> KvCache {
 }
 
 fn bench(c: &mut Criterion) {
-    let file = GgufFile::open(&model_path("smollm2")).expect("open gguf");
+    let file = Checkpoint::open(&model_path("smollm2")).expect("open gguf");
     for (tag, cpu_requantize) in [("_requant", true), ("", false)] {
         let model =
             Model::load_with(&file, &Device::Cpu, &LoadOptions { cpu_requantize }).expect("load");

@@ -12,7 +12,7 @@ use candle_core::Device;
 use common::model_path;
 use criterion::measurement::WallTime;
 use criterion::{criterion_group, criterion_main, BenchmarkGroup, Criterion, Throughput};
-use rollama::model::{GgufFile, KvCache, LoadOptions, Model, SeqBatch};
+use rollama::model::{Checkpoint, KvCache, LoadOptions, Model, SeqBatch};
 
 const PROMPT: usize = 128;
 
@@ -31,7 +31,7 @@ fn bench(c: &mut Criterion) {
         "candle CPU threads: {}",
         candle_core::utils::get_num_threads()
     );
-    let file = GgufFile::open(&model_path("smollm2")).expect("open gguf");
+    let file = Checkpoint::open(&model_path("smollm2")).expect("open gguf");
     // The default (llama.cpp-faithful) weights, then `--cpu-requantize`'s padded Q8_0.
     for (tag, requantize) in [("", false), ("_requant", true)] {
         let opts = LoadOptions {
@@ -83,7 +83,7 @@ fn smollm2(c: &mut Criterion, model: Model, tag: &str) {
 
 fn gemma3(c: &mut Criterion) {
     // Gemma 3: sliding-window layers and the 262144-row tied vocabulary projection.
-    let file = GgufFile::open(&model_path("gemma3")).expect("open gguf");
+    let file = Checkpoint::open(&model_path("gemma3")).expect("open gguf");
     let model = Model::load(&file, &Device::Cpu).expect("load");
     let mut group = decode_group(c);
     decode_one(&mut group, "gemma3_pos128", &model);

@@ -28,6 +28,8 @@ pub enum Command {
     Bench(crate::loadgen::BenchArgs),
     /// Measure single-stream prefill and decode speed of a GGUF file in-process.
     Perf(crate::perf::PerfArgs),
+    /// Write a GGUF decoder out as a Hugging Face safetensors checkpoint directory.
+    Convert(crate::convert::ConvertArgs),
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,7 +6,8 @@
 //!
 //! - [`server`]: axum routes, the only code that knows HTTP.
 //! - [`engine`]: the model's own thread, scheduling, sampling, stop handling.
-//! - [`model`]: our decoder on candle tensors, weights from GGUF.
+//! - [`model`]: our decoder on candle tensors, weights from GGUF or HF safetensors.
+//! - [`convert`]: `rollama convert`, a GGUF decoder written out as an HF checkpoint.
 //! - [`store`]: the model store on disk (`NAME.gguf` → `NAME:latest`).
 //! - [`api`]: Ollama wire types.
 //! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
@@ -14,6 +15,7 @@
 
 pub mod api;
 pub mod config;
+pub mod convert;
 pub mod engine;
 pub mod loadgen;
 pub mod model;

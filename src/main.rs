@@ -19,6 +19,10 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench(args) => rollama::loadgen::run(args).await,
         Command::Perf(args) => tokio::task::spawn_blocking(|| rollama::perf::run(args)).await?,
+        Command::Convert(args) => {
+            tokio::task::spawn_blocking(|| rollama::convert::run(args)).await??;
+            Ok(())
+        }
     }
 }
 

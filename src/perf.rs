@@ -12,7 +12,7 @@ use anyhow::Context;
 use candle_core::Device;
 use clap::Args;
 
-use crate::model::{quant, GgufFile, LoadOptions, Model, SeqBatch};
+use crate::model::{quant, Checkpoint, LoadOptions, Model, SeqBatch};
 
 #[derive(Debug, Args)]
 pub struct PerfArgs {
@@ -46,7 +46,7 @@ pub fn run(args: PerfArgs) -> anyhow::Result<()> {
     if let Some(n) = args.threads {
         quant::set_pool_threads(n);
     }
-    let file = GgufFile::open(&args.model).context("open model")?;
+    let file = Checkpoint::open(&args.model).context("open model")?;
     let model = Model::load_with(&file, &Device::Cpu, &LoadOptions::default())?;
     let threads = args.threads.unwrap_or_else(quant::default_threads);
     let tokens = prompt_ids(model.config().vocab_size, args.prompt);

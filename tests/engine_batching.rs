@@ -10,7 +10,7 @@ use candle_core::Device;
 use rollama::engine::{
     EngineConfig, EngineHandle, Event, GenerateJob, GenerateOptions, StatsSnapshot,
 };
-use rollama::model::{GgufFile, Model};
+use rollama::model::{Checkpoint, Model};
 use rollama::text::Tokenizer;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -63,7 +63,7 @@ fn cases() -> Vec<Case> {
 }
 
 fn engine(max_running: usize) -> (EngineHandle, Arc<Tokenizer>) {
-    let file = GgufFile::open(&common::model_path("smollm2")).expect("open gguf");
+    let file = Checkpoint::open(&common::model_path("smollm2")).expect("open gguf");
     let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata()).expect("tokenizer"));
     let model = Model::load(&file, &Device::Cpu).expect("load");
     let config = EngineConfig {

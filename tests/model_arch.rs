@@ -10,7 +10,7 @@ use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use rollama::model::{GgufFile, Model, ModelError, SeqBatch};
+use rollama::model::{Checkpoint, Model, ModelError, SeqBatch};
 
 const HIDDEN: usize = 64;
 const LAYERS: usize = 2;
@@ -27,9 +27,11 @@ struct Spec {
     qk_norm: bool,
     gemma: bool,
     tied: bool,
+    /// Phi-3: one `attn_qkv` and one `ffn_up` holding gate and up.
+    fused: bool,
 }
 
-const SPECS: [Spec; 4] = [
+const SPECS: [Spec; 5] = [
     Spec {
         arch: "llama",
         head_dim: 16,
@@ -37,6 +39,7 @@ const SPECS: [Spec; 4] = [
         qk_norm: false,
         gemma: false,
         tied: false,
+        fused: false,
     },
     Spec {
         arch: "qwen2",
@@ -45,6 +48,7 @@ const SPECS: [Spec; 4] = [
         qk_norm: false,
         gemma: false,
         tied: true,
+        fused: false,
     },
     Spec {
         arch: "qwen3",
@@ -53,6 +57,7 @@ const SPECS: [Spec; 4] = [
         qk_norm: true,
         gemma: false,
         tied: true,
+        fused: false,
     },
     Spec {
         arch: "gemma3",
@@ -61,6 +66,16 @@ const SPECS: [Spec; 4] = [
         qk_norm: true,
         gemma: true,
         tied: true,
+        fused: false,
+    },
+    Spec {
+        arch: "phi3",
+        head_dim: 16,
+        qkv_bias: false,
+        qk_norm: false,
+        gemma: false,
+        tied: false,
+        fused: true,
     },
 ];
 
@@ -74,8 +89,17 @@ fn random(rng: &mut StdRng, dims: &[usize], center: f32, spread: f32) -> Tensor 
 
 /// Writes a tiny model of `spec`'s architecture; matmul weights alternate F32 and Q8_0.
 fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
+    write_gguf_with(spec, dir, true)
+}
+
+/// `quantized: false` keeps every weight F32 (for comparisons with dense checkpoints).
+fn write_gguf_with(spec: &Spec, dir: &Path, quantized: bool) -> PathBuf {
     let mut rng = StdRng::seed_from_u64(42);
     let a = spec.arch;
+    let token_embd_type = match quantized {
+        true => GgmlDType::Q8_0,
+        false => GgmlDType::F32,
+    };
     let u = |n: usize| Value::U32(n as u32);
     let mut meta: Vec<(String, Value)> = vec![
         ("general.architecture".into(), Value::String(a.into())),
@@ -107,7 +131,7 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
     add(
         "token_embd.weight".into(),
         random(&mut rng, &[VOCAB, HIDDEN], 0.0, 1.0),
-        GgmlDType::Q8_0,
+        token_embd_type,
     );
     add(
         "output_norm.weight".into(),
@@ -118,12 +142,12 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
         add(
             "output.weight".into(),
             random(&mut rng, &[VOCAB, HIDDEN], 0.0, 0.2),
-            GgmlDType::Q8_0,
+            token_embd_type,
         );
     }
     for l in 0..LAYERS {
         let p = format!("blk.{l}");
-        let q = if l % 2 == 0 {
+        let q = if l % 2 == 0 && quantized {
             GgmlDType::Q8_0
         } else {
             GgmlDType::F32
@@ -132,12 +156,20 @@ fn write_gguf(spec: &Spec, dir: &Path) -> PathBuf {
             let t = random(rng, &[out, inp], 0.0, 1.0 / (inp as f32).sqrt());
             add(format!("{p}.{name}.weight"), t, q);
         };
-        lin("attn_q", q_dim, HIDDEN, &mut rng);
-        lin("attn_k", kv_dim, HIDDEN, &mut rng);
-        lin("attn_v", kv_dim, HIDDEN, &mut rng);
+        if spec.fused {
+            lin("attn_qkv", q_dim + 2 * kv_dim, HIDDEN, &mut rng);
+        } else {
+            lin("attn_q", q_dim, HIDDEN, &mut rng);
+            lin("attn_k", kv_dim, HIDDEN, &mut rng);
+            lin("attn_v", kv_dim, HIDDEN, &mut rng);
+        }
         lin("attn_output", HIDDEN, q_dim, &mut rng);
-        lin("ffn_gate", FF, HIDDEN, &mut rng);
-        lin("ffn_up", FF, HIDDEN, &mut rng);
+        if spec.fused {
+            lin("ffn_up", 2 * FF, HIDDEN, &mut rng);
+        } else {
+            lin("ffn_gate", FF, HIDDEN, &mut rng);
+            lin("ffn_up", FF, HIDDEN, &mut rng);
+        }
         lin("ffn_down", HIDDEN, FF, &mut rng);
         let mut norm = |name: &str, dim: usize, rng: &mut StdRng| {
             add(
@@ -185,7 +217,7 @@ fn tmp_dir() -> PathBuf {
 
 fn load(spec: &Spec) -> Model {
     let path = write_gguf(spec, &tmp_dir());
-    let file = GgufFile::open(&path).expect("open tiny gguf");
+    let file = Checkpoint::open(&path).expect("open tiny gguf");
     Model::load(&file, &Device::Cpu).expect("load tiny model")
 }
 
@@ -389,10 +421,126 @@ fn unknown_architecture_is_unsupported() {
     let mut out = std::fs::File::create(&path).expect("create");
     let arch = Value::String("mamba".into());
     gguf_file::write(&mut out, &[("general.architecture", &arch)], &[]).expect("write");
-    let file = GgufFile::open(&path).expect("open");
+    let file = Checkpoint::open(&path).expect("open");
     match Model::load(&file, &Device::Cpu) {
         Err(ModelError::Unsupported(msg)) => assert_eq!(msg, "architecture mamba"),
         Err(e) => panic!("wrong error {e}"),
         Ok(_) => panic!("loaded an unknown architecture"),
     }
 }
+
+fn last_logits(model: &Model, tokens: &[u32]) -> Tensor {
+    let mut cache = model.new_cache();
+    model
+        .forward(&mut [SeqBatch {
+            tokens,
+            cache: &mut cache,
+        }])
+        .expect("forward")
+}
+
+/// Every family: GGUF → `rollama convert` (module) → HF directory → loaded again gives the
+/// GGUF's logits. All-F32 weights, so both paths run the same dense matmuls.
+#[test]
+fn safetensors_round_trip_matches_gguf() {
+    use rollama::convert::{convert, ConvertOptions, WeightDtype};
+    let dir = tmp_dir();
+    for spec in &SPECS {
+        let path = write_gguf_with(spec, &dir, false);
+        let out = path.with_extension("hf");
+        let options = ConvertOptions {
+            dtype: WeightDtype::F32,
+            ..ConvertOptions::default()
+        };
+        let summary = convert(&path, &out, &options).expect("convert");
+        assert_eq!(summary.architecture, spec.arch);
+        let gguf =
+            Model::load(&Checkpoint::open(&path).expect("open"), &Device::Cpu).expect("load gguf");
+        let hf_checkpoint = Checkpoint::open(&out).expect("open dir");
+        assert_eq!(hf_checkpoint.format(), "safetensors");
+        let hf = Model::load(&hf_checkpoint, &Device::Cpu).expect("load hf");
+        assert_eq!(hf.config().architecture, spec.arch);
+        assert_eq!(hf.config().layer_is_local, gguf.config().layer_is_local);
+        let p = prompt(8, 10);
+        let d = max_diff(&last_logits(&gguf, &p), &last_logits(&hf, &p));
+        assert!(
+            d < 1e-3,
+            "{}: HF checkpoint logits differ by {d}",
+            spec.arch
+        );
+        let _ = std::fs::remove_dir_all(&out);
+    }
+}
+
+/// Phi-3's fused weights mean what llama.cpp says: Q, K, V rows in that order, gate rows
+/// before up rows. The same weights split into a (bias-free, NEOX) Qwen2 give the same logits.
+#[test]
+fn phi3_fused_equals_split() {
+    let dir = tmp_dir();
+    let spec = SPECS.iter().find(|s| s.arch == "phi3").expect("phi3 spec");
+    let path = write_gguf_with(spec, &dir, false);
+    let file = rollama::model::GgufFile::open(&path).expect("open");
+    let mut reader = std::io::BufReader::new(std::fs::File::open(&path).expect("open"));
+    let (q_dim, kv_dim) = (HEADS * spec.head_dim, KV_HEADS * spec.head_dim);
+    let mut tensors: Vec<(String, QTensor)> = Vec::new();
+    let f32 = |t: &Tensor| QTensor::quantize(t, GgmlDType::F32).expect("f32");
+    for name in file.content.tensor_infos.keys() {
+        let t = file
+            .content
+            .tensor(&mut reader, name, &Device::Cpu)
+            .and_then(|q| q.dequantize(&Device::Cpu))
+            .expect("read");
+        let parts: Vec<(&str, usize, usize)> = match name.rsplit('.').nth(1) {
+            Some("attn_qkv") => vec![
+                ("attn_q", 0, q_dim),
+                ("attn_k", q_dim, kv_dim),
+                ("attn_v", q_dim + kv_dim, kv_dim),
+            ],
+            Some("ffn_up") => vec![("ffn_gate", 0, FF), ("ffn_up", FF, FF)],
+            _ => {
+                tensors.push((name.clone(), f32(&t)));
+                continue;
+            }
+        };
+        let layer = name.rsplitn(3, '.').nth(2).expect("blk.N");
+        for (part, start, len) in parts {
+            // A fresh buffer: `QTensor::quantize` reads the whole storage, ignoring a
+            // view's offset and length.
+            let piece = t
+                .narrow(0, start, len)
+                .and_then(|p| p.flatten_all()?.to_vec1::<f32>())
+                .and_then(|v| Tensor::from_vec(v, (len, HIDDEN), &Device::Cpu))
+                .expect("narrow");
+            tensors.push((format!("{layer}.{part}.weight"), f32(&piece)));
+        }
+    }
+    let meta: Vec<(String, Value)> = file
+        .content
+        .metadata
+        .iter()
+        .map(|(k, v)| match k.strip_prefix("phi3.") {
+            Some(rest) => (format!("qwen2.{rest}"), v.clone()),
+            None if k == "general.architecture" => (k.clone(), Value::String("qwen2".into())),
+            None => (k.clone(), v.clone()),
+        })
+        .collect();
+    let split_path = dir.join(format!(
+        "tiny-phi3-split-{}.gguf",
+        NEXT_SPLIT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut out = std::fs::File::create(&split_path).expect("create");
+    let meta_refs: Vec<(&str, &Value)> = meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let refs: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    gguf_file::write(&mut out, &meta_refs, &refs).expect("write");
+    drop(out);
+
+    let phi3 = Model::load(&Checkpoint::open(&path).expect("open"), &Device::Cpu).expect("phi3");
+    let qwen2 =
+        Model::load(&Checkpoint::open(&split_path).expect("open"), &Device::Cpu).expect("qwen2");
+    assert_eq!(qwen2.config().architecture, "qwen2");
+    let p = prompt(9, 12);
+    let d = max_diff(&last_logits(&phi3, &p), &last_logits(&qwen2, &p));
+    assert!(d < 1e-4, "phi3 fused vs split: {d}");
+}
+
+static NEXT_SPLIT: AtomicUsize = AtomicUsize::new(0);

@@ -5,13 +5,13 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use rollama::engine::argmax;
-use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
+use rollama::model::{Checkpoint, KvCache, Model, SeqBatch};
 
 /// Greedy tokens generated per sequence.
 const STEPS: usize = 10;
 
 fn load(name: &str) -> Model {
-    let file = GgufFile::open(&common::model_path(name)).expect("open gguf");
+    let file = Checkpoint::open(&common::model_path(name)).expect("open gguf");
     Model::load(&file, &Device::Cpu).expect("load model")
 }
 

@@ -22,7 +22,7 @@ mod common;
 
 use candle_core::{Device, Tensor};
 use rollama::engine::argmax;
-use rollama::model::{GgufFile, KvCache, Model, SeqBatch};
+use rollama::model::{Checkpoint, KvCache, Model, SeqBatch};
 
 /// Largest logit shortfall of llama.cpp's token under our best that still counts as a tie.
 const NEAR_TIE: f32 = 0.6;
@@ -37,7 +37,7 @@ const LOGIT_TOLERANCE: f32 = 0.8;
 const RELATIVE_TOLERANCE: f32 = 0.5;
 
 fn load(name: &str) -> Model {
-    let file = GgufFile::open(&common::model_path(name)).expect("open gguf");
+    let file = Checkpoint::open(&common::model_path(name)).expect("open gguf");
     Model::load(&file, &Device::Cpu).expect("load model")
 }
 
@@ -188,7 +188,7 @@ fn check_model(name: &str) {
 }
 
 fn model_eos(name: &str) -> u32 {
-    let file = GgufFile::open(&common::model_path(name)).expect("open gguf");
+    let file = Checkpoint::open(&common::model_path(name)).expect("open gguf");
     file.get_u64("tokenizer.ggml.eos_token_id").expect("eos id") as u32
 }
 

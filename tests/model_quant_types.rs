@@ -4,7 +4,7 @@
 use candle_core::quantized::gguf_file::{self, Value};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{Device, Tensor};
-use rollama::model::{GgufFile, LoadOptions, Model, SeqBatch};
+use rollama::model::{Checkpoint, LoadOptions, Model, SeqBatch};
 
 const HIDDEN: usize = 256;
 const FF: usize = 512;
@@ -87,7 +87,7 @@ fn every_candle_weight_type_loads_and_runs() {
     for dtype in types {
         let path = dir.join(format!("{dtype:?}.gguf"));
         write(dtype, &path);
-        let file = GgufFile::open(&path).expect("open");
+        let file = Checkpoint::open(&path).expect("open");
         for requantize in [false, true] {
             let opts = LoadOptions {
                 cpu_requantize: requantize,

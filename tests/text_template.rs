@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use rollama::model::GgufFile;
+use rollama::model::Checkpoint;
 use rollama::text::{ChatTemplate, TextError};
 use serde_json::json;
 
@@ -25,7 +25,7 @@ fn templates_match_jinja2_goldens() {
         return;
     }
     let smol_source = {
-        let file = GgufFile::open(&common::model_path("smollm2")).expect("open gguf");
+        let file = Checkpoint::open(&common::model_path("smollm2")).expect("open gguf");
         file.get_str("tokenizer.chat_template")
             .expect("smollm2 chat template")
             .to_string()

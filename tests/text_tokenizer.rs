@@ -7,11 +7,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use candle_core::quantized::gguf_file::Value;
-use rollama::model::GgufFile;
+use rollama::model::Checkpoint;
 use rollama::text::{StreamDecoder, TextError, Tokenizer};
 
 fn load(name: &str) -> Tokenizer {
-    let file = GgufFile::open(&common::model_path(name)).expect("open gguf");
+    let file = Checkpoint::open(&common::model_path(name)).expect("open gguf");
     Tokenizer::from_gguf(file.metadata()).expect("tokenizer from gguf")
 }
 

@@ -9,7 +9,7 @@ use candle_core::Device;
 
 use super::{EmbedHandle, EngineConfig, EngineError, EngineHandle, PromptModel, StatsSnapshot};
 use crate::model::bert::{is_bert_dir, Embedder};
-use crate::model::{GgufFile, LoadOptions, Model};
+use crate::model::{Checkpoint, LoadOptions, Model};
 use crate::store::{Format, ModelStore, StoredModel};
 use crate::text::{HfTokenizer, Tokenizer};
 
@@ -38,7 +38,7 @@ pub struct LoadedModel {
 /// What a loaded model does.
 pub enum Runner {
     /// Generates text: engine thread, tokenizer and chat template.
-    Decoder(Decoder),
+    Decoder(Box<Decoder>),
     /// Embeds text (a BERT-family sentence embedder).
     Embedder(EmbedHandle),
 }
@@ -54,9 +54,10 @@ impl LoadedModel {
     pub fn decoder(&self, what: &str, name: &str) -> Result<&Decoder, EngineError> {
         match &self.runner {
             Runner::Decoder(d) => Ok(d),
-            Runner::Embedder(_) => Err(()),
+            Runner::Embedder(_) => Err(EngineError::BadRequest(format!(
+                "\"{name}\" does not support {what}"
+            ))),
         }
-        .map_err(|()| EngineError::BadRequest(format!("\"{name}\" does not support {what}")))
     }
 
     /// The embedder, or a 400 for a model that only generates. (Ollama embeds with any
@@ -321,10 +322,7 @@ impl Drop for Lease {
 fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
     match stored.format {
         Format::Safetensors if is_bert_dir(&stored.path) => load_embedder(stored, config),
-        Format::Safetensors => Err(EngineError::Load(
-            "safetensors decoders are not supported yet".into(),
-        )),
-        Format::Gguf => load_decoder(stored, config),
+        Format::Safetensors | Format::Gguf => load_decoder(stored, config),
     }
 }
 
@@ -343,9 +341,10 @@ fn load_embedder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedM
     })
 }
 
-/// Reads the GGUF, builds model, tokenizer and template, and starts the engine thread.
+/// Reads the GGUF file or Hugging Face directory, builds model, tokenizer and template,
+/// and starts the engine thread.
 fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
-    let file = GgufFile::open(&stored.path)?;
+    let file = Checkpoint::open(&stored.path)?;
     let architecture = file.architecture()?.to_string();
     let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata())?);
     let prompt = PromptModel::new(
@@ -359,7 +358,7 @@ fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedMo
     let engine = EngineHandle::start(model, tokenizer, config.engine.clone())?;
     Ok(LoadedModel {
         stored,
-        runner: Runner::Decoder(Decoder { engine, prompt }),
+        runner: Runner::Decoder(Box::new(Decoder { engine, prompt })),
         architecture,
         context_length,
         max_num_ctx: context_length.min(config.engine.kv_tokens).max(1),

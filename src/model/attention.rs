@@ -30,7 +30,7 @@ pub(crate) enum RopeKind {
 
 /// `blk.N.attn_*`: the attention half of a decoder block.
 pub(crate) struct Attention {
-    /// `attn_q`, `attn_k`, `attn_v`.
+    /// `attn_q`, `attn_k`, `attn_v` (or Phi-3's fused `attn_qkv`).
     qkv: Projections,
     attn_output: Linear,
     /// Qwen3 and Gemma 3 normalize each head of Q and K before RoPE.
@@ -53,12 +53,20 @@ impl Attention {
         let q_dim = cfg.head_count * cfg.head_dim;
         let kv_dim = cfg.head_count_kv * cfg.head_dim;
         let local = cfg.layer_is_local.get(layer).copied().unwrap_or(false);
-        Ok(Self {
-            qkv: Projections::new(vec![
+        let qkv = match w.contains(&format!("{p}.attn_qkv.weight")) {
+            // Phi-3: one weight, Q rows then K then V.
+            true => Projections::fused(
+                w.linear(&format!("{p}.attn_qkv"), q_dim + 2 * kv_dim, hidden)?,
+                vec![q_dim, kv_dim, kv_dim],
+            )?,
+            false => Projections::new(vec![
                 w.linear(&format!("{p}.attn_q"), q_dim, hidden)?,
                 w.linear(&format!("{p}.attn_k"), kv_dim, hidden)?,
                 w.linear(&format!("{p}.attn_v"), kv_dim, hidden)?,
             ])?,
+        };
+        Ok(Self {
+            qkv,
             attn_output: w.linear(&format!("{p}.attn_output"), hidden, q_dim)?,
             attn_q_norm: w.rms_norm_opt(
                 &format!("{p}.attn_q_norm.weight"),

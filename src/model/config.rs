@@ -1,9 +1,10 @@
-//! Hyper-parameters of a decoder, read from GGUF metadata (llama.cpp's key names).
+//! Hyper-parameters of a decoder, read from GGUF metadata (llama.cpp's key names; a
+//! safetensors checkpoint synthesizes the same keys from its `config.json`).
 
 use candle_core::quantized::gguf_file::Value;
 
 use super::gguf::{value_as_f64, value_as_u64};
-use super::{GgufFile, ModelError};
+use super::{Checkpoint, ModelError};
 
 /// The architectures we implement. Each differs from `llama` in a handful of switches below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,6 +13,8 @@ pub enum Family {
     Qwen2,
     Qwen3,
     Gemma3,
+    /// Fused `attn_qkv` and `ffn_up` (gate rows, then up rows).
+    Phi3,
 }
 
 impl Family {
@@ -21,6 +24,7 @@ impl Family {
             "qwen2" => Ok(Self::Qwen2),
             "qwen3" => Ok(Self::Qwen3),
             "gemma3" => Ok(Self::Gemma3),
+            "phi3" => Ok(Self::Phi3),
             other => Err(ModelError::Unsupported(format!("architecture {other}"))),
         }
     }
@@ -73,7 +77,7 @@ pub struct ModelConfig {
 }
 
 impl ModelConfig {
-    pub fn from_gguf(file: &GgufFile) -> Result<Self, ModelError> {
+    pub fn from_checkpoint(file: &Checkpoint) -> Result<Self, ModelError> {
         let architecture = file.architecture()?.to_string();
         let family = Family::from_arch(&architecture)?;
         let meta = Meta {
@@ -110,14 +114,21 @@ impl ModelConfig {
                 return Err(ModelError::Unsupported(format!("rope scaling {other}")));
             }
         };
-        let vocab_size = match file.content.tensor_infos.get("token_embd.weight") {
-            Some(info) => info.shape.dims2()?.0,
-            None => {
+        let vocab_size = match file.tensor_shape("token_embd.weight").as_deref() {
+            Some(&[rows, _]) => rows,
+            _ => {
                 return Err(ModelError::Format(
                     "missing tensor token_embd.weight".into(),
                 ))
             }
         };
+        // Phi-3's 128k variants (longrope: two factor sets and an attention factor chosen
+        // by context length) are not implemented.
+        if family == Family::Phi3 && file.contains_tensor("rope_factors_long.weight") {
+            return Err(ModelError::Unsupported(
+                "phi3 longrope (rope_factors_long)".into(),
+            ));
+        }
 
         let gemma = family == Family::Gemma3;
         let sliding_window = match gemma {
@@ -156,7 +167,7 @@ impl ModelConfig {
             rms_eps: meta.f64_or("attention.layer_norm_rms_epsilon", 1e-5)?,
             rope_style: match family {
                 Family::Llama => RopeStyle::Interleaved,
-                Family::Qwen2 | Family::Qwen3 | Family::Gemma3 => RopeStyle::Neox,
+                Family::Qwen2 | Family::Qwen3 | Family::Gemma3 | Family::Phi3 => RopeStyle::Neox,
             },
             rope_dims,
             rope_base: meta.f64_or("rope.freq_base", 10_000.0)?,
@@ -179,7 +190,7 @@ impl ModelConfig {
 
 /// Typed access to `{arch}.*` keys with errors that name the key.
 struct Meta<'a> {
-    file: &'a GgufFile,
+    file: &'a Checkpoint,
     arch: &'a str,
 }
 

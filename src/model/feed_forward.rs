@@ -7,7 +7,7 @@ use super::gated::{gated, Gate};
 use super::weights::{Linear, Projections, WeightReader};
 use super::ModelError;
 
-/// `blk.N.ffn_{gate,up,down}`.
+/// `blk.N.ffn_{gate,up,down}` (Phi-3: `ffn_up` holds gate and up).
 pub(crate) struct FeedForward {
     /// `ffn_gate`, `ffn_up`.
     gate_up: Projections,
@@ -21,15 +21,23 @@ impl FeedForward {
     pub fn load(w: &mut WeightReader, cfg: &ModelConfig, layer: usize) -> Result<Self, ModelError> {
         let p = format!("blk.{layer}");
         let (hidden, ff) = (cfg.embedding_length, cfg.feed_forward_length);
-        Ok(Self {
-            gate_up: Projections::new(vec![
+        let gate_up = match cfg.family {
+            // Phi-3 fuses both into `ffn_up`: gate rows first (HF `gate_up_proj`).
+            Family::Phi3 => Projections::fused(
+                w.linear(&format!("{p}.ffn_up"), 2 * ff, hidden)?,
+                vec![ff, ff],
+            )?,
+            _ => Projections::new(vec![
                 w.linear(&format!("{p}.ffn_gate"), ff, hidden)?,
                 w.linear(&format!("{p}.ffn_up"), ff, hidden)?,
             ])?,
+        };
+        Ok(Self {
+            gate_up,
             ffn_down: w.linear(&format!("{p}.ffn_down"), hidden, ff)?,
             activation: match cfg.family {
                 Family::Gemma3 => Gate::GeluTanh,
-                Family::Llama | Family::Qwen2 | Family::Qwen3 => Gate::Silu,
+                Family::Llama | Family::Qwen2 | Family::Qwen3 | Family::Phi3 => Gate::Silu,
             },
         })
     }

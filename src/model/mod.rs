@@ -1,4 +1,5 @@
-//! The network: our own decoder over candle tensors, weights from GGUF.
+//! The network: our own decoder over candle tensors, weights from GGUF or from a Hugging Face
+//! safetensors directory presented as GGUF ([`Checkpoint`]).
 //!
 //! Never imports tokio or axum. The engine calls [`Model::forward`] on its own thread with a
 //! packed batch of token runs from several sequences, each at its own position, each with
@@ -8,8 +9,9 @@
 //! token (one matmul per weight per step), attention runs per sequence against its cache
 //! → only each sequence's last row goes through the vocabulary projection.
 //!
-//! Families: `llama`, `qwen2`, `qwen3`, `gemma3` (see [`config::Family`]). Embedding models
-//! (BERT, from safetensors directories) are [`bert::Embedder`], a separate encoder.
+//! Families: `llama`, `qwen2`, `qwen3`, `gemma3`, `phi3` (see [`config::Family`]), from GGUF
+//! files or Hugging Face safetensors directories ([`Checkpoint`]). Embedding models (BERT,
+//! from safetensors directories) are [`bert::Embedder`], a separate encoder.
 //!
 //! On CPU a sequence's logits are bit-for-bit the same whatever else shares the pass and
 //! however its prompt was chunked: every op is row-independent (attention has its own
@@ -20,6 +22,7 @@
 mod attention;
 mod attention_cpu;
 pub mod bert;
+mod checkpoint;
 pub mod config;
 mod cpu_layout;
 mod decoder;
@@ -27,14 +30,18 @@ mod error;
 mod feed_forward;
 mod gated;
 pub mod gguf;
+pub mod hf;
 mod kv_cache;
 pub mod quant;
 mod rope;
+mod safetensors;
 mod weights;
 
+pub use checkpoint::Checkpoint;
 pub use config::ModelConfig;
 pub use error::ModelError;
 pub use gguf::GgufFile;
+pub use hf::HfCheckpoint;
 pub use kv_cache::KvCache;
 
 use candle_core::{DType, Device, Tensor};
@@ -78,16 +85,16 @@ pub struct Model {
 
 impl Model {
     /// Loads with the default [`LoadOptions`] (numerics as close to llama.cpp as we get).
-    pub fn load(file: &GgufFile, device: &Device) -> Result<Self, ModelError> {
+    pub fn load(file: &Checkpoint, device: &Device) -> Result<Self, ModelError> {
         Self::load_with(file, device, &LoadOptions::default())
     }
 
     pub fn load_with(
-        file: &GgufFile,
+        file: &Checkpoint,
         device: &Device,
         options: &LoadOptions,
     ) -> Result<Self, ModelError> {
-        let config = ModelConfig::from_gguf(file)?;
+        let config = ModelConfig::from_checkpoint(file)?;
         // f32 everywhere for now; f16/bf16 activations on CUDA are a later step.
         let dtype = DType::F32;
         let mut w = WeightReader::open(file, device, dtype, options.cpu_requantize)?;

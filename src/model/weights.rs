@@ -1,4 +1,5 @@
-//! Reading tensors out of a GGUF file, and the two weight wrappers every layer uses.
+//! Reading tensors out of a checkpoint (GGUF, or safetensors served under GGUF names), and
+//! the two weight wrappers every layer uses.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -9,12 +10,16 @@ use candle_core::{DType, Device, Module, Tensor};
 
 use super::cpu_layout::{self, Prepared};
 use super::quant::{PackedMatMul, PackedWeight};
-use super::{GgufFile, ModelError};
+use super::{Checkpoint, ModelError};
 
-/// Reads named tensors from a GGUF file onto a device, with errors that name the tensor.
+/// Reads named tensors from a checkpoint onto a device, with errors that name the tensor.
+///
+/// Safetensors weights come back as `QTensor`s of their own float type; `Linear` turns
+/// those into dense matmuls in the activation dtype (see [`Linear::from_prepared`]).
 pub(crate) struct WeightReader<'a> {
-    file: &'a GgufFile,
-    reader: BufReader<File>,
+    checkpoint: &'a Checkpoint,
+    /// Open GGUF file (tensors are read from it one by one); `None` for safetensors.
+    reader: Option<BufReader<File>>,
     device: &'a Device,
     /// Activation dtype: what norms, biases and unquantized weights are converted to.
     dtype: DType,
@@ -24,15 +29,22 @@ pub(crate) struct WeightReader<'a> {
 
 impl<'a> WeightReader<'a> {
     pub fn open(
-        file: &'a GgufFile,
+        checkpoint: &'a Checkpoint,
         device: &'a Device,
         dtype: DType,
         requantize: bool,
     ) -> Result<Self, ModelError> {
-        let handle = File::open(&file.path).map_err(|e| ModelError::Io(file.path.clone(), e))?;
+        let reader = match checkpoint {
+            Checkpoint::Gguf(file) => {
+                let handle =
+                    File::open(&file.path).map_err(|e| ModelError::Io(file.path.clone(), e))?;
+                Some(BufReader::new(handle))
+            }
+            Checkpoint::Safetensors(_) => None,
+        };
         Ok(Self {
-            file,
-            reader: BufReader::new(handle),
+            checkpoint,
+            reader,
             device,
             dtype,
             requantize,
@@ -45,7 +57,7 @@ impl<'a> WeightReader<'a> {
     }
 
     pub fn contains(&self, name: &str) -> bool {
-        self.file.content.tensor_infos.contains_key(name)
+        self.checkpoint.contains_tensor(name)
     }
 
     /// The tensor as stored (quantized or not), shape checked against `dims` (row-major).
@@ -53,11 +65,16 @@ impl<'a> WeightReader<'a> {
         if !self.contains(name) {
             return Err(ModelError::Format(format!("missing tensor {name}")));
         }
-        let tensor = self
-            .file
-            .content
-            .tensor(&mut self.reader, name, self.device)
-            .map_err(|e| ModelError::Format(format!("tensor {name}: {e}")))?;
+        let tensor = match (self.checkpoint, self.reader.as_mut()) {
+            (Checkpoint::Gguf(file), Some(reader)) => file
+                .content
+                .tensor(reader, name, self.device)
+                .map_err(|e| ModelError::Format(format!("tensor {name}: {e}")))?,
+            (Checkpoint::Safetensors(hf), _) => hf.qtensor(name, self.device)?,
+            (Checkpoint::Gguf(_), None) => {
+                return Err(ModelError::Format("GGUF reader not open".into()))
+            }
+        };
         if tensor.shape().dims() != dims {
             return Err(ModelError::Format(format!(
                 "tensor {name} has shape {:?}, expected {dims:?}",
@@ -176,6 +193,19 @@ impl Projections {
             linear: Linear::packed(Arc::new(stacked), bias),
             widths,
         })
+    }
+
+    /// A weight that already stacks several projections (Phi-3's `attn_qkv`, `ffn_up`):
+    /// its output splits into parts of these widths.
+    pub fn fused(linear: Linear, widths: Vec<usize>) -> Result<Self, ModelError> {
+        let total: usize = widths.iter().sum();
+        if linear.out_features() != total {
+            return Err(ModelError::Format(format!(
+                "fused projection has {} rows, expected {total}",
+                linear.out_features()
+            )));
+        }
+        Ok(Self::Stacked { linear, widths })
     }
 
     /// `x`: `[tokens, in]` → one `[tokens, out_i]` per projection; stacked ones are views

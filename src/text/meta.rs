@@ -138,6 +138,21 @@ impl Meta<'_> {
             .map(Some)
     }
 
+    /// An array of ids (any integer width); negative or oversized entries are errors.
+    pub fn token_ids(&self, key: &str) -> Result<Option<Vec<u32>>, TextError> {
+        let Some(arr) = self.array(key)? else {
+            return Ok(None);
+        };
+        arr.iter()
+            .map(|v| {
+                value_as_i64(v)
+                    .and_then(|x| u32::try_from(x).ok())
+                    .ok_or_else(|| TextError::Metadata(format!("{key} holds a non-id: {v:?}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
     pub fn token_types(&self, key: &str) -> Result<Option<Vec<TokenType>>, TextError> {
         let Some(arr) = self.array(key)? else {
             return Ok(None);

@@ -25,6 +25,7 @@ mod tokenizer;
 pub use error::TextError;
 pub use hf_tokenizer::HfTokenizer;
 pub use meta::TokenType;
+pub use pretokenize::{pre_for_regexes, GPT2_REGEX};
 pub use stream::StreamDecoder;
 pub use template::ChatTemplate;
 pub use tokenizer::{Tokenizer, VocabKind};

@@ -106,6 +106,54 @@ pub fn pre_profile(pre: &str) -> Option<PreProfile> {
     Some(p)
 }
 
+/// One name per distinct profile, tried in this order when recognising a `tokenizer.json`.
+const NAMED: &[&str] = &[
+    "llama-bpe",
+    "dbrx",
+    "qwen2",
+    "qwen35",
+    "gpt-4o",
+    "tekken",
+    "smollm",
+    "gpt-2",
+    "deepseek-llm",
+    "deepseek-coder",
+    "deepseek-v3",
+    "falcon",
+    "default",
+];
+
+/// HF spells the contractions case-insensitively; llama.cpp (and our table) with classes.
+const HF_CONTRACTIONS: &str = "(?i:'s|'t|'re|'ve|'m|'ll|'d)";
+const CPP_CONTRACTIONS: &str = "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])";
+
+/// The `pre` name whose split regexes are `regexes` (as a `tokenizer.json` pre-tokenizer
+/// lists them, HF or llama.cpp spelling), preferring one whose `ignore_merges` agrees.
+pub fn pre_for_regexes(regexes: &[String], ignore_merges: bool) -> Option<&'static str> {
+    let normalized: Vec<String> = regexes
+        .iter()
+        .map(|r| r.replace(HF_CONTRACTIONS, CPP_CONTRACTIONS))
+        .collect();
+    let matching: Vec<(&'static str, PreProfile)> = NAMED
+        .iter()
+        .filter_map(|&name| Some((name, pre_profile(name)?)))
+        .filter(|(_, p)| {
+            p.regexes
+                .iter()
+                .copied()
+                .eq(normalized.iter().map(String::as_str))
+        })
+        .collect();
+    matching
+        .iter()
+        .find(|(_, p)| p.ignore_merges == ignore_merges)
+        .or(matching.first())
+        .map(|(name, _)| *name)
+}
+
+/// GPT-2's split regex: what a `ByteLevel` pre-tokenizer with `use_regex` applies.
+pub const GPT2_REGEX: &str = GPT2;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +187,15 @@ mod tests {
             }
         }
         assert!(pre_profile("nonsense").is_none());
+    }
+
+    #[test]
+    fn hf_regexes_are_recognised() {
+        let llama3_hf = LLAMA3.replace(CPP_CONTRACTIONS, HF_CONTRACTIONS);
+        assert_eq!(pre_for_regexes(&[llama3_hf], true), Some("llama-bpe"));
+        assert_eq!(pre_for_regexes(&[LLAMA3.to_string()], false), Some("dbrx"));
+        let smol = [r"\p{N}".to_string(), GPT2.to_string()];
+        assert_eq!(pre_for_regexes(&smol, false), Some("smollm"));
+        assert_eq!(pre_for_regexes(&["x".to_string()], false), None);
     }
 }

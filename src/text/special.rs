@@ -186,7 +186,8 @@ pub fn special_ids(
     Ok(ids)
 }
 
-/// llama.cpp's EOG set, sorted. Also applies its two workarounds: `<|end|>` is not a stop
+/// llama.cpp's EOG set plus `extra` (ids a Hugging Face `generation_config.json` lists as
+/// `eos_token_id`, carried as `tokenizer.ggml.eog_token_ids`), sorted. Also applies its two workarounds: `<|end|>` is not a stop
 /// token when the vocabulary has harmony's `<|return|>`/`<|call|>` (or solar-open's
 /// `<|calls|>`/`<|flush|>`), and `</s>` is not one next to Gemma 4's `<|tool_response>`.
 pub fn end_of_generation(
@@ -194,6 +195,7 @@ pub fn end_of_generation(
     vocab: &HashMap<String, u32>,
     ids: &SpecialIds,
     types: &mut [TokenType],
+    extra: &[u32],
 ) -> Vec<u32> {
     let mut eog: BTreeSet<u32> = [ids.fim_pad, ids.fim_rep, ids.fim_sep]
         .into_iter()
@@ -206,6 +208,7 @@ pub fn end_of_generation(
         }
     }
     eog.extend([ids.eos, ids.eot, ids.eom].into_iter().flatten());
+    eog.extend(extra.iter().filter(|&&id| (id as usize) < tokens.len()));
 
     let has = |t: &str| vocab.get(t).is_some_and(|id| eog.contains(id));
     let drop_end = has("<|end|>")

@@ -117,7 +117,10 @@ impl Tokenizer {
         };
 
         let ids = special::special_ids(&meta, kind, &tokens, &vocab, &mut types)?;
-        let stop_ids = special::end_of_generation(&tokens, &vocab, &ids, &mut types);
+        let extra_stops = meta
+            .token_ids("tokenizer.ggml.eog_token_ids")?
+            .unwrap_or_default();
+        let stop_ids = special::end_of_generation(&tokens, &vocab, &ids, &mut types, &extra_stops);
         convert::register_added_tokens(&mut inner, &tokens, &types)?;
 
         let add_bos = meta
@@ -261,6 +264,11 @@ impl Tokenizer {
     /// Whether the model expects BOS in front of a prompt (`tokenizer.ggml.add_bos_token`).
     pub fn add_bos(&self) -> bool {
         self.add_bos
+    }
+
+    /// Whether the model wants EOS after a prompt (`tokenizer.ggml.add_eos_token`).
+    pub fn add_eos(&self) -> bool {
+        self.add_eos
     }
 
     /// BOS token text, for chat templates, if the model has one.

@@ -6,7 +6,7 @@
 //! used for every name. Stored f16/bf16 is widened to f32 at load: all compute is f32.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::safetensors::MmapedSafetensors;
 use candle_core::{DType, Device, Tensor};
@@ -25,8 +25,7 @@ pub(super) struct Weights {
 impl Weights {
     /// Maps every `*.safetensors` file of `dir`.
     pub fn open(dir: &Path, device: &Device) -> Result<Self, ModelError> {
-        let paths = safetensors_files(dir)?;
-        let files = map_files(&paths)?;
+        let files = crate::model::safetensors::map_dir(dir)?;
         let names: HashSet<String> = files.tensors().into_iter().map(|(name, _)| name).collect();
         let prefix = ["", "bert."]
             .into_iter()
@@ -114,35 +113,6 @@ impl Weights {
             eps: eps as f32,
         })
     }
-}
-
-fn safetensors_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| ModelError::Io(dir.to_path_buf(), e))?;
-    let mut paths = Vec::new();
-    for entry in entries {
-        let path = entry
-            .map_err(|e| ModelError::Io(dir.to_path_buf(), e))?
-            .path();
-        if path.extension().is_some_and(|ext| ext == "safetensors") {
-            paths.push(path);
-        }
-    }
-    if paths.is_empty() {
-        return Err(ModelError::Format(format!(
-            "{}: no *.safetensors weights",
-            dir.display()
-        )));
-    }
-    paths.sort();
-    Ok(paths)
-}
-
-#[allow(unsafe_code)]
-fn map_files(paths: &[PathBuf]) -> Result<MmapedSafetensors, ModelError> {
-    // SAFETY: the mapping is read-only. As with every mmap, a file truncated or rewritten
-    // while mapped is undefined behaviour; model files in the store are replaced by rename,
-    // never rewritten in place.
-    Ok(unsafe { MmapedSafetensors::multi(paths) }?)
 }
 
 /// `y = x·Wᵀ + b` over rows of `x` (`[n, in]` → `[n, out]`).
