@@ -18,8 +18,7 @@ pub(crate) fn map_dir(dir: &Path) -> Result<MmapedSafetensors, ModelError> {
 pub(crate) fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, ModelError> {
     let index = dir.join("model.safetensors.index.json");
     if index.exists() {
-        let text =
-            std::fs::read_to_string(&index).map_err(|e| ModelError::Io(index.clone(), e))?;
+        let text = std::fs::read_to_string(&index).map_err(|e| ModelError::Io(index.clone(), e))?;
         let index: Json = serde_json::from_str(&text)
             .map_err(|e| ModelError::Format(format!("model.safetensors.index.json: {e}")))?;
         let map = index["weight_map"].as_object().ok_or_else(|| {
@@ -57,4 +56,3 @@ fn map_weights(files: &[PathBuf]) -> Result<MmapedSafetensors, ModelError> {
     // SAFETY: see above; candle checks the header and every tensor's bounds.
     Ok(unsafe { MmapedSafetensors::multi(files) }?)
 }
-

@@ -98,12 +98,17 @@ impl TestServer {
     /// Starts the real server on an ephemeral loopback port with the named models in its
     /// store; returns `http://127.0.0.1:PORT`. It lives as long as the test's runtime.
     pub async fn spawn(self, models: &[&str]) -> String {
+        self.spawn_store(temp_store(models)).await
+    }
+
+    /// Like [`spawn`](Self::spawn), on a store directory the test filled itself.
+    pub async fn spawn_store(self, store: PathBuf) -> String {
         use rollama::engine::{EngineConfig, Registry, RegistryConfig};
         use rollama::server::{self, AppState};
         use rollama::store::ModelStore;
 
         let registry = Registry::new(
-            ModelStore::new(temp_store(models)),
+            ModelStore::new(store),
             RegistryConfig {
                 default_keep_alive: self.keep_alive,
                 max_loaded: 3,
