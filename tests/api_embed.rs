@@ -4,17 +4,8 @@
 
 mod common;
 
-use common::{golden, TestServer};
+use common::{golden, post, TestServer};
 use serde_json::{json, Value};
-
-async fn post(url: &str, body: Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
-}
 
 async fn post_ok(url: String, body: Value) -> Value {
     let r = post(&url, body).await;

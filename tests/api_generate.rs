@@ -3,18 +3,9 @@
 
 mod common;
 
-use common::TestServer;
+use common::{post, TestServer};
 use futures::StreamExt;
 use serde_json::{json, Value};
-
-async fn post(url: &str, body: Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
-}
 
 /// Every line is one JSON object; no blank lines; the body ends with a newline.
 fn ndjson(text: &str) -> Vec<Value> {

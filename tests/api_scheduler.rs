@@ -6,18 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use common::{post, TestServer};
 use futures::StreamExt;
 use serde_json::{json, Value};
-
-async fn post(url: &str, body: Value) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(url)
-        .json(&body)
-        .send()
-        .await
-        .expect("request")
-}
 
 async fn post_json(url: &str, body: Value) -> Value {
     let r = post(url, body).await;

@@ -139,3 +139,13 @@ impl TestServer {
         format!("http://{addr}")
     }
 }
+
+/// POSTs `body` as JSON.
+pub async fn post(url: &str, body: serde_json::Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}

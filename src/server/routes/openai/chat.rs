@@ -7,14 +7,14 @@ use axum::response::Response;
 use futures::{stream, Stream, StreamExt};
 use serde_json::{json, Value};
 
-use super::{options, prompt_tokens};
+use super::{error_event, options, usage, Head};
 use crate::api::openai::{
     ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
     ChoiceLogprobs, ChunkChoice, Delta, ResponseMessage, Usage,
 };
 use crate::server::generation::{collect, logprobs, run, wire_logprobs, Input, Piece, Run};
 use crate::server::json::ok_json;
-use crate::server::openai::{reply_id, unix_now, OpenAiError, OpenAiJson};
+use crate::server::openai::{OpenAiError, OpenAiJson};
 use crate::server::sse::{sse_response, SseItem};
 use crate::server::AppState;
 
@@ -74,15 +74,9 @@ pub async fn chat_completions(
         logprobs: top_logprobs,
     };
     let pieces = run(&state, lease, job, started).await?;
-    let head = Head {
-        id: reply_id("chatcmpl"),
-        created: unix_now(),
-        model: req.model.clone(),
-        logprobs: top_logprobs.is_some(),
-    };
+    let head = Head::new("chatcmpl", &req.model, top_logprobs.is_some());
     if !req.stream {
         let all = collect(pieces).await?;
-        let completion = all.metrics.eval_count;
         let reply = ChatCompletion {
             id: head.id,
             object: "chat.completion".into(),
@@ -99,7 +93,7 @@ pub async fn chat_completions(
                     .map(|content| ChoiceLogprobs { content }),
                 finish_reason: all.reason.into(),
             }],
-            usage: Usage::new(prompt_tokens(&all.context, completion), completion),
+            usage: usage(&all.metrics, &all.context),
         };
         return Ok(ok_json(&reply));
     }
@@ -108,14 +102,6 @@ pub async fn chat_completions(
         chunks(head, pieces, usage),
         state.sse_keep_alive,
     ))
-}
-
-/// What every chunk of one reply repeats.
-struct Head {
-    id: String,
-    created: i64,
-    model: String,
-    logprobs: bool,
 }
 
 impl Head {
@@ -188,17 +174,12 @@ fn chunks(
                 }
                 items.push(head.delta(Delta::default(), None, Some(reason)));
                 if include_usage {
-                    let completion = metrics.eval_count;
-                    let usage = Usage::new(prompt_tokens(&context, completion), completion);
-                    items.push(head.chunk(vec![], Some(usage)));
+                    items.push(head.chunk(vec![], Some(usage(&metrics, &context))));
                 }
                 items.push(SseItem::Done);
                 items
             }
-            Piece::Error(e) => {
-                let error = OpenAiError(crate::server::ApiError::Internal(e));
-                vec![SseItem::json(&error.body())]
-            }
+            Piece::Error(e) => vec![error_event(e)],
         };
         stream::iter(items)
     });

@@ -7,14 +7,14 @@ use axum::response::Response;
 use futures::{stream, Stream, StreamExt};
 use serde_json::Value;
 
-use super::{options, prompt_tokens};
+use super::{error_event, options, usage, Head};
 use crate::api::openai::{
     Completion, CompletionChoice, CompletionLogprobs, CompletionRequest, Usage,
 };
 use crate::engine::TokenLogprob;
 use crate::server::generation::{collect, run, Input, Piece, Run};
 use crate::server::json::ok_json;
-use crate::server::openai::{reply_id, unix_now, OpenAiError, OpenAiJson};
+use crate::server::openai::{OpenAiError, OpenAiJson};
 use crate::server::sse::{sse_response, SseItem};
 use crate::server::AppState;
 
@@ -72,15 +72,9 @@ pub async fn completions(
         logprobs: top_logprobs,
     };
     let pieces = run(&state, lease, job, started).await?;
-    let head = Head {
-        id: reply_id("cmpl"),
-        created: unix_now(),
-        model: req.model.clone(),
-        logprobs: top_logprobs.is_some(),
-    };
+    let head = Head::new("cmpl", &req.model, top_logprobs.is_some());
     if !req.stream {
         let all = collect(pieces).await?;
-        let completion = all.metrics.eval_count;
         let mut offset = 0;
         let logprobs = head.legacy(&all.logprobs, &mut offset);
         let choice = CompletionChoice {
@@ -89,7 +83,7 @@ pub async fn completions(
             logprobs,
             finish_reason: Some(all.reason.into()),
         };
-        let usage = Usage::new(prompt_tokens(&all.context, completion), completion);
+        let usage = usage(&all.metrics, &all.context);
         return Ok(ok_json(&head.completion(vec![choice], Some(usage))));
     }
     let usage = req.stream_options.is_some_and(|o| o.include_usage);
@@ -97,13 +91,6 @@ pub async fn completions(
         chunks(head, pieces, usage),
         state.sse_keep_alive,
     ))
-}
-
-struct Head {
-    id: String,
-    created: i64,
-    model: String,
-    logprobs: bool,
 }
 
 impl Head {
@@ -175,17 +162,13 @@ fn chunks(
                     .filter(|l| !l.tokens.is_empty());
                 let mut items = vec![head.text(String::new(), lps, Some(reason))];
                 if include_usage {
-                    let completion = metrics.eval_count;
-                    let usage = Usage::new(prompt_tokens(&context, completion), completion);
+                    let usage = usage(&metrics, &context);
                     items.push(SseItem::json(&head.completion(vec![], Some(usage))));
                 }
                 items.push(SseItem::Done);
                 items
             }
-            Piece::Error(e) => {
-                let error = OpenAiError(crate::server::ApiError::Internal(e));
-                vec![SseItem::json(&error.body())]
-            }
+            Piece::Error(e) => vec![error_event(e)],
         };
         stream::iter(items)
     })

@@ -13,8 +13,11 @@ pub use models::{model, models};
 
 use serde_json::{json, Map, Value};
 
-use crate::api::openai::Sampling;
-use crate::server::openai::OpenAiError;
+use crate::api::openai::{Sampling, Usage};
+use crate::api::Metrics;
+use crate::server::openai::{reply_id, unix_now, OpenAiError};
+use crate::server::sse::SseItem;
+use crate::server::ApiError;
 
 /// The request's sampling fields as native `options`. Unset temperature and top_p are 1.0
 /// (OpenAI's defaults, which Ollama applies too); out-of-range values are 400s.
@@ -69,7 +72,37 @@ fn options(s: &Sampling, max_tokens: Option<i64>) -> Result<Map<String, Value>, 
     Ok(o)
 }
 
-/// Prompt tokens of a finished generation (its whole prompt, cached prefix included).
-fn prompt_tokens(context: &[u32], completion_tokens: u64) -> u64 {
-    (context.len() as u64).saturating_sub(completion_tokens)
+/// Token counts of a finished generation: its whole prompt (cached prefix included, unlike
+/// `prompt_eval_count`) and what it generated. `context` is prompt + generated tokens.
+fn usage(metrics: &Metrics, context: &[u32]) -> Usage {
+    let completion = metrics.eval_count;
+    Usage::new(
+        (context.len() as u64).saturating_sub(completion),
+        completion,
+    )
+}
+
+/// What every reply and chunk of one request repeats.
+struct Head {
+    id: String,
+    created: i64,
+    model: String,
+    /// Logprobs were asked for.
+    logprobs: bool,
+}
+
+impl Head {
+    fn new(id_prefix: &str, model: &str, logprobs: bool) -> Self {
+        Self {
+            id: reply_id(id_prefix),
+            created: unix_now(),
+            model: model.to_string(),
+            logprobs,
+        }
+    }
+}
+
+/// A failure midway: the last event of a stream (no `[DONE]` follows).
+fn error_event(message: String) -> SseItem {
+    SseItem::json(&OpenAiError(ApiError::Internal(message)).body())
 }
