@@ -232,19 +232,12 @@ async fn options_and_unsupported_features() {
             json!({"error": "time: missing unit in duration \"10\""})
         )
     );
-    let (s, v) = post(
-        &format!("{base}/api/embed"),
-        json!({"model": "smollm2", "input": "x"}),
-    )
-    .await;
+    let (s, v) = post(&format!("{base}/api/pull"), json!({"model": "smollm2"})).await;
     assert_eq!(s, 501);
     assert!(v["error"].is_string());
-    let r = reqwest::Client::new()
-        .get(format!("{base}/v1/models"))
-        .send()
-        .await
-        .expect("v1");
-    assert_eq!(r.status(), 501);
+    let (s, v) = post(&format!("{base}/v1/audio/speech"), json!({})).await;
+    assert_eq!(s, 501);
+    assert!(v["error"]["message"].is_string(), "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
