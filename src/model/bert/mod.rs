@@ -6,12 +6,15 @@
 //!
 //! One pass: the batch is padded to its longest input → embeddings → encoder layers, each
 //! with every token's projections in one matmul per weight and attention masked to each
-//! sequence's own tokens → pooling over each sequence's real tokens. All f32.
+//! sequence's own tokens → pooling over each sequence's real tokens. All f32. On CPU the
+//! steps between matmuls are fused ([`fused`]) and run on the matmuls' own thread pool.
 
 mod attention;
 mod config;
 mod embeddings;
+mod fused;
 mod layer;
+mod math;
 mod pooling;
 mod sentence;
 mod weights;

@@ -145,12 +145,13 @@ fn map_files(paths: &[PathBuf]) -> Result<MmapedSafetensors, ModelError> {
     Ok(unsafe { MmapedSafetensors::multi(paths) }?)
 }
 
-/// `y = x·Wᵀ + b` over rows of `x` (`[n, in]` → `[n, out]`).
+/// `y = x·Wᵀ + b` over rows of `x` (`[n, in]` → `[n, out]`). The bias is usually added by
+/// the fused step that follows ([`super::fused`]).
 pub(super) struct Linear {
     /// `Wᵀ`, `[in, out]`, made contiguous at load: gemm then reads it in place, where the
     /// stored `[out, in]` (a transposed view) made it repack the weight on every call.
     weight_t: Tensor,
-    bias: Tensor,
+    pub bias: Tensor,
 }
 
 impl Linear {
@@ -162,8 +163,9 @@ impl Linear {
         })
     }
 
-    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, ModelError> {
-        Ok(xs.matmul(&self.weight_t)?.broadcast_add(&self.bias)?)
+    /// `x·Wᵀ`, without the bias.
+    pub fn matmul(&self, xs: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(xs.matmul(&self.weight_t)?)
     }
 
     /// Several layers over the same input as one: outputs side by side.
@@ -179,9 +181,9 @@ impl Linear {
 
 /// LayerNorm over the last dimension, `eps` from the config.
 pub(super) struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f32,
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub eps: f32,
 }
 
 impl LayerNorm {
