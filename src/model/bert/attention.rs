@@ -1,7 +1,8 @@
 //! BERT self-attention with its output projection, residual and LayerNorm
 //! (`BertSelfAttention` + `BertSelfOutput` in `transformers`).
 //!
-//! Query, key and value are one matmul over stacked weights. Rows of a padded batch
+//! Query, key and value are one matmul over stacked weights, over the packed tokens; they
+//! are then laid out padded for the attention matmuls. Rows of the padded batch
 //! attend only to their sequence's real tokens: the mask adds −∞ to padded keys, whose
 //! softmax weights are then exactly 0, so padding changes no real token's output.
 
@@ -11,6 +12,7 @@ use super::super::ModelError;
 use super::config::BertConfig;
 use super::fused::{MaskedSoftmax, ResidualNorm, SplitHeads};
 use super::weights::{Linear, Weights};
+use super::BatchLayout;
 
 pub(super) struct Attention {
     /// `query`, `key`, `value` stacked: `Wᵀ` is `[hidden, 3 * hidden]`.
@@ -45,15 +47,10 @@ impl Attention {
         })
     }
 
-    /// `xs`: `[b_sz * seq_len, hidden]`; `mask`: `[b_sz, 1, 1, seq_len]`, 0 or −∞.
-    pub fn forward(
-        &self,
-        xs: &Tensor,
-        mask: &Tensor,
-        b_sz: usize,
-        seq_len: usize,
-    ) -> Result<Tensor, ModelError> {
+    /// `xs`: `[tokens, hidden]`, packed → same shape.
+    pub fn forward(&self, xs: &Tensor, layout: &BatchLayout) -> Result<Tensor, ModelError> {
         let (heads, head_dim) = (self.heads, self.head_dim);
+        let (b_sz, seq_len) = (layout.b_sz, layout.seq_len);
         let split = SplitHeads {
             bias: &self.qkv_bias,
             bias_t: &self.qkv.bias,
@@ -63,19 +60,21 @@ impl Attention {
             head_dim,
         };
         // `[3, b_sz, heads, seq_len, head_dim]`: each part a contiguous view.
-        let qkv = split.forward(&self.qkv.matmul(xs)?)?;
+        let qkv = self.qkv.matmul(xs)?.index_select(&layout.to_padded, 0)?;
+        let qkv = split.forward(&qkv)?;
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
 
         let scores = q.matmul(&k.t()?)?;
         let softmax = MaskedSoftmax {
             scale: 1.0 / (head_dim as f32).sqrt(),
         };
-        let probs = softmax.forward(&scores, mask)?;
+        let probs = softmax.forward(&scores, &layout.mask)?;
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
             .contiguous()?
-            .reshape((b_sz * seq_len, heads * head_dim))?;
+            .reshape((b_sz * seq_len, heads * head_dim))?
+            .index_select(&layout.to_packed, 0)?;
         self.output_norm.forward(&self.output.matmul(&context)?, xs)
     }
 }

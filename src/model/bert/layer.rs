@@ -8,6 +8,7 @@ use super::attention::Attention;
 use super::config::BertConfig;
 use super::fused::{BiasAct, ResidualNorm};
 use super::weights::{Linear, Weights};
+use super::BatchLayout;
 
 pub(super) struct Layer {
     attention: Attention,
@@ -39,15 +40,9 @@ impl Layer {
         })
     }
 
-    /// `xs`: `[b_sz * seq_len, hidden]` → same shape.
-    pub fn forward(
-        &self,
-        xs: &Tensor,
-        mask: &Tensor,
-        b_sz: usize,
-        seq_len: usize,
-    ) -> Result<Tensor, ModelError> {
-        let xs = self.attention.forward(xs, mask, b_sz, seq_len)?;
+    /// `xs`: `[tokens, hidden]` → same shape.
+    pub fn forward(&self, xs: &Tensor, layout: &BatchLayout) -> Result<Tensor, ModelError> {
+        let xs = self.attention.forward(xs, layout)?;
         let h = self.activation.forward(&self.intermediate.matmul(&xs)?)?;
         self.output_norm.forward(&self.output.matmul(&h)?, &xs)
     }
