@@ -6,8 +6,9 @@
 //! candle runs large elementwise ops on its barrier pool while its matmuls (gemm) run on
 //! its rayon pool, so on a machine with as many threads as cores the two pools' spinning
 //! workers compete. These run on rayon (the pool `Device::with_context` installs), in
-//! row-sized tasks. Each computes what the generic ops compute, in the same order per
-//! element; on other devices the generic ops run instead.
+//! row-sized tasks. They compute what the generic ops compute up to rounding (LayerNorm's
+//! variance in two passes, like PyTorch; `exp`/`erf` from [`super::math`]); on other
+//! devices the generic ops run instead.
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;
