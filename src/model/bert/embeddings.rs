@@ -1,6 +1,6 @@
 //! BERT's input layer: word + token-type + position embeddings, then LayerNorm.
 
-use candle_core::{Tensor, D};
+use candle_core::Tensor;
 
 use super::super::ModelError;
 use super::config::BertConfig;
@@ -37,17 +37,14 @@ impl Embeddings {
         })
     }
 
-    /// `ids`: `[b_sz, seq_len]` u32 → `[b_sz * seq_len, hidden]`.
-    pub fn forward(&self, ids: &Tensor) -> Result<Tensor, ModelError> {
-        let (b_sz, seq_len) = ids.dims2()?;
-        let hidden = self.word.dim(D::Minus1)?;
-        let xs = self.word.index_select(&ids.flatten_all()?, 0)?;
+    /// `ids`, `positions`: `[tokens]` u32 → `[tokens, hidden]`.
+    pub fn forward(&self, ids: &Tensor, positions: &Tensor) -> Result<Tensor, ModelError> {
         // transformers' order: (word + token type) + position.
-        let xs = xs
+        let xs = self
+            .word
+            .index_select(ids, 0)?
             .broadcast_add(&self.token_type)?
-            .reshape((b_sz, seq_len, hidden))?
-            .broadcast_add(&self.position.narrow(0, 0, seq_len)?)?
-            .reshape((b_sz * seq_len, hidden))?;
+            .add(&self.position.index_select(positions, 0)?)?;
         self.norm.forward(&xs)
     }
 }

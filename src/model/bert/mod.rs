@@ -4,15 +4,19 @@
 //! Never imports tokio or axum. The caller tokenizes (with `[CLS] … [SEP]`, truncated to
 //! [`Embedder::max_tokens`]) and L2-normalizes when [`Embedder::normalize`] says so.
 //!
-//! One pass: the batch is padded to its longest input → embeddings → encoder layers, each
-//! with every token's projections in one matmul per weight and attention masked to each
-//! sequence's own tokens → pooling over each sequence's real tokens. All f32.
+//! One pass: embeddings → encoder layers, each with every token's projections in one
+//! matmul per weight over the batch's tokens packed (no padding), and attention over them
+//! padded to the longest input, masked to each sequence's own tokens → pooling over each
+//! sequence's tokens. All f32. On CPU the
+//! steps between matmuls are fused ([`fused`]) and run on the matmuls' own thread pool.
 
 mod attention;
 mod config;
 mod embeddings;
+mod fused;
 mod info;
 mod layer;
+mod math;
 mod pooling;
 mod sentence;
 mod weights;
@@ -30,6 +34,49 @@ use super::ModelError;
 use embeddings::Embeddings;
 use layer::Layer;
 use weights::Weights;
+
+/// Where a batch's tokens are. Everything but attention runs on the tokens packed one
+/// sequence after another (`[tokens, hidden]`, no padding to compute); attention runs on
+/// them padded to the longest (`[b_sz, heads, seq_len, head_dim]`) with a mask.
+pub(super) struct BatchLayout {
+    pub b_sz: usize,
+    pub seq_len: usize,
+    pub tokens: usize,
+    /// `[b_sz, 1, 1, seq_len]`: 0 on real tokens, −∞ on padding.
+    pub mask: Tensor,
+    /// `[b_sz * seq_len]` u32: the packed row of each padded slot (row 0 for padding, whose
+    /// keys are masked and whose queries are dropped).
+    pub to_padded: Tensor,
+    /// `[tokens]` u32: the padded slot of each packed row.
+    pub to_packed: Tensor,
+}
+
+impl BatchLayout {
+    fn new(batch: &[Vec<u32>], device: &Device) -> Result<Self, ModelError> {
+        let b_sz = batch.len();
+        let seq_len = batch.iter().map(Vec::len).max().unwrap_or(0);
+        let mut mask = vec![f32::NEG_INFINITY; b_sz * seq_len];
+        let mut to_padded = vec![0u32; b_sz * seq_len];
+        let mut to_packed = Vec::new();
+        for (i, seq) in batch.iter().enumerate() {
+            for t in 0..seq.len() {
+                let slot = i * seq_len + t;
+                mask[slot] = 0.0;
+                to_padded[slot] = to_packed.len() as u32;
+                to_packed.push(slot as u32);
+            }
+        }
+        let tokens = to_packed.len();
+        Ok(Self {
+            b_sz,
+            seq_len,
+            tokens,
+            mask: Tensor::from_vec(mask, (b_sz, 1, 1, seq_len), device)?,
+            to_padded: Tensor::from_vec(to_padded, b_sz * seq_len, device)?,
+            to_packed: Tensor::from_vec(to_packed, tokens, device)?,
+        })
+    }
+}
 
 /// A loaded BERT sentence embedder.
 pub struct Embedder {
@@ -66,8 +113,8 @@ impl Embedder {
         })
     }
 
-    /// Sentence vectors of `batch`, in order, in one forward pass (inputs padded to the
-    /// longest; the padding changes no vector). Each input is token ids that already
+    /// Sentence vectors of `batch`, in order, in one forward pass (attention pads inputs to
+    /// the longest, masked: a vector does not depend on its batch). Each input is token ids that already
     /// include `[CLS]`/`[SEP]`, 1 to [`max_tokens`](Self::max_tokens) of them. Pooled,
     /// NOT L2-normalized.
     pub fn embed(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, ModelError> {
@@ -75,48 +122,40 @@ impl Embedder {
             return Ok(Vec::new());
         }
         self.check_batch(batch)?;
-        let seq_len = batch.iter().map(Vec::len).max().unwrap_or(0);
-        let b_sz = batch.len();
-        let dim = self.dim();
-
-        let mut ids = vec![0u32; b_sz * seq_len];
-        let mut mask = vec![f32::NEG_INFINITY; b_sz * seq_len];
-        for (i, seq) in batch.iter().enumerate() {
-            let row = i * seq_len;
-            ids[row..row + seq.len()].copy_from_slice(seq);
-            mask[row..row + seq.len()].fill(0.0);
-        }
-        let ids = Tensor::from_vec(ids, (b_sz, seq_len), &self.device)?;
-        let mask = Tensor::from_vec(mask, (b_sz, 1, 1, seq_len), &self.device)?;
+        let layout = BatchLayout::new(batch, &self.device)?;
+        let ids: Vec<u32> = batch.iter().flatten().copied().collect();
+        let positions: Vec<u32> = batch.iter().flat_map(|s| 0..s.len() as u32).collect();
+        let ids = Tensor::from_vec(ids, layout.tokens, &self.device)?;
+        let positions = Tensor::from_vec(positions, layout.tokens, &self.device)?;
 
         // On CPU, candle's thread pool (the one matmuls fan out on) stays installed for the
         // whole pass instead of being entered op by op.
         let hidden = self
             .device
-            .with_context(|| self.encode(&ids, &mask, b_sz, seq_len))?;
+            .with_context(|| self.encode(&ids, &positions, &layout))?;
         let hidden = hidden.flatten_all()?.to_vec1::<f32>()?;
+        let dim = self.dim();
+        let mut start = 0;
         Ok(batch
             .iter()
-            .enumerate()
-            .map(|(i, seq)| {
-                let start = i * seq_len * dim;
-                let rows = &hidden[start..start + seq.len() * dim];
+            .map(|seq| {
+                let rows = &hidden[start * dim..(start + seq.len()) * dim];
+                start += seq.len();
                 self.sentence.pooling.pool(rows, dim)
             })
             .collect())
     }
 
-    /// Token vectors after the last layer: `[b_sz * seq_len, hidden]`.
+    /// Token vectors after the last layer, packed: `[tokens, hidden]`.
     fn encode(
         &self,
         ids: &Tensor,
-        mask: &Tensor,
-        b_sz: usize,
-        seq_len: usize,
+        positions: &Tensor,
+        layout: &BatchLayout,
     ) -> Result<Tensor, ModelError> {
-        let mut xs = self.embeddings.forward(ids)?;
+        let mut xs = self.embeddings.forward(ids, positions)?;
         for layer in &self.layers {
-            xs = layer.forward(&xs, mask, b_sz, seq_len)?;
+            xs = layer.forward(&xs, layout)?;
         }
         Ok(xs)
     }

@@ -100,10 +100,10 @@ impl Weights {
     }
 
     pub fn linear(&self, prefix: &str, out: usize, inp: usize) -> Result<Linear, ModelError> {
-        Ok(Linear {
-            weight: self.get(&format!("{prefix}.weight"), &[out, inp])?,
-            bias: self.get(&format!("{prefix}.bias"), &[out])?,
-        })
+        Linear::new(
+            self.get(&format!("{prefix}.weight"), &[out, inp])?,
+            self.get(&format!("{prefix}.bias"), &[out])?,
+        )
     }
 
     pub fn layer_norm(&self, prefix: &str, size: usize, eps: f64) -> Result<LayerNorm, ModelError> {
@@ -117,22 +117,32 @@ impl Weights {
 
 /// `y = x·Wᵀ + b` over rows of `x` (`[n, in]` → `[n, out]`).
 pub(super) struct Linear {
-    /// `[out, in]`, as stored.
-    pub weight: Tensor,
+    /// `Wᵀ`, `[in, out]`, made contiguous at load: gemm then reads it in place, where the
+    /// stored `[out, in]` (a transposed view) made it repack the weight on every call.
+    weight_t: Tensor,
     pub bias: Tensor,
 }
 
 impl Linear {
-    pub fn forward(&self, xs: &Tensor) -> Result<Tensor, ModelError> {
-        Ok(xs.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?)
+    /// `weight`: `[out, in]`, as stored.
+    pub fn new(weight: Tensor, bias: Tensor) -> Result<Self, ModelError> {
+        Ok(Self {
+            weight_t: weight.t()?.contiguous()?,
+            bias,
+        })
     }
 
-    /// Several layers over the same input as one: weights stacked by rows.
+    /// `x·Wᵀ`, without the bias.
+    pub fn matmul(&self, xs: &Tensor) -> Result<Tensor, ModelError> {
+        Ok(xs.matmul(&self.weight_t)?)
+    }
+
+    /// Several layers over the same input as one: outputs side by side.
     pub fn stack(parts: &[Linear]) -> Result<Linear, ModelError> {
-        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight).collect();
+        let weights: Vec<&Tensor> = parts.iter().map(|l| &l.weight_t).collect();
         let biases: Vec<&Tensor> = parts.iter().map(|l| &l.bias).collect();
         Ok(Linear {
-            weight: Tensor::cat(&weights, 0)?,
+            weight_t: Tensor::cat(&weights, 1)?,
             bias: Tensor::cat(&biases, 0)?,
         })
     }
@@ -140,9 +150,9 @@ impl Linear {
 
 /// LayerNorm over the last dimension, `eps` from the config.
 pub(super) struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
-    eps: f32,
+    pub weight: Tensor,
+    pub bias: Tensor,
+    pub eps: f32,
 }
 
 impl LayerNorm {

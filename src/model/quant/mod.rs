@@ -48,11 +48,15 @@ pub fn default_threads() -> usize {
     candle_core::utils::barrier_pool().n_workers() + 1
 }
 
-/// Sizes candle's CPU worker pool (the kernels' threads) to `threads`; only effective
-/// before the first model loads, which is when candle creates the pool.
+/// Sizes candle's CPU pools to `threads`; only effective before the first model loads,
+/// which is when candle creates them. Two pools: the barrier pool (`CANDLE_NUM_THREADS`)
+/// runs our quantized kernels and candle's elementwise ops; candle's rayon pool and its f32
+/// matmuls (gemm, the BERT embedder's whole cost) read `RAYON_NUM_THREADS`, else they would
+/// use every physical core whatever `--threads` says.
 pub fn set_pool_threads(threads: usize) {
     if threads > 0 {
         std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     }
 }
 
