@@ -263,3 +263,39 @@ async fn openai_embeddings_floats_base64_and_errors() {
         assert!(err["error"]["message"].is_string(), "{err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_loaded_models_do_not_hold_the_compute_pool() {
+    // Two decoders loaded and idle, then the embedder: before the fix each idle decoder
+    // engine occupied a thread of candle's pool for as long as it stayed loaded, so on a
+    // 2-core machine the embedder waited for a keep-alive to expire (minutes).
+    let base = TestServer::default()
+        .spawn(&["smollm2", "gemma3", "all-minilm"])
+        .await;
+    for model in ["smollm2", "gemma3"] {
+        let v = post_ok(
+            format!("{base}/api/generate"),
+            json!({"model": model, "prompt": "Hi", "stream": false,
+                "options": {"num_predict": 2, "temperature": 0}}),
+        )
+        .await;
+        assert_eq!(v["done"], true);
+    }
+    let embed = post_ok(
+        format!("{base}/api/embed"),
+        json!({"model": "all-minilm", "input": "still served"}),
+    );
+    // A deadlock guard, not a speed assertion: the request needs well under a second.
+    let v = tokio::time::timeout(std::time::Duration::from_secs(120), embed)
+        .await
+        .expect("the embedder is not blocked by idle decoders");
+    assert_eq!(v["embeddings"].as_array().map(Vec::len), Some(1));
+    // And both decoders still answer afterwards.
+    let v = post_ok(
+        format!("{base}/api/generate"),
+        json!({"model": "smollm2", "prompt": "Hi", "stream": false,
+            "options": {"num_predict": 2}}),
+    )
+    .await;
+    assert_eq!(v["done"], true);
+}

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{EngineConfig, EngineError, EngineStats, StatsSnapshot};
+use super::{compute_turn, EngineConfig, EngineError, EngineStats, StatsSnapshot};
 use crate::model::bert::Embedder;
 use crate::text::HfTokenizer;
 
@@ -164,7 +164,10 @@ fn embed_all(
             .iter()
             .map(|&i| inputs[i].clone())
             .collect();
-        let vectors = model.embed(&batch)?;
+        let vectors = {
+            let _turn = compute_turn();
+            model.embed(&batch)?
+        };
         for (&i, v) in order[start..end].iter().zip(vectors) {
             out[i] = v;
         }

@@ -33,6 +33,15 @@ use tokio::sync::mpsc;
 use crate::model::Model;
 use crate::text::Tokenizer;
 
+/// candle's CPU kernels share one thread pool: two models computing at once only fight
+/// over it, so the forward passes of all engines (decoders and embedders) take turns.
+static COMPUTE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Holds the compute turn until dropped.
+pub(crate) fn compute_turn() -> std::sync::MutexGuard<'static, ()> {
+    COMPUTE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Why a generation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishReason {

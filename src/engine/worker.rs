@@ -2,7 +2,7 @@
 //! forward pass, samples, streams. No async code runs here.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use candle_core::Tensor;
 use tokio::sync::mpsc;
@@ -12,13 +12,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::prefix_cache::PrefixCache;
 use super::sequence::Sequence;
 use super::stats::EngineStats;
-use super::{Command, EngineConfig};
+use super::{compute_turn, Command, EngineConfig};
 use crate::model::{Model, ModelError, SeqBatch};
 use crate::text::Tokenizer;
-
-/// candle's CPU kernels share one thread pool: two models computing at once only fight
-/// over it, so forward passes of all engines take turns.
-static COMPUTE: Mutex<()> = Mutex::new(());
 
 pub(crate) fn run(
     model: Model,
@@ -27,8 +23,10 @@ pub(crate) fn run(
     stats: Arc<EngineStats>,
     rx: mpsc::UnboundedReceiver<Command>,
 ) {
-    let device = model.device().clone();
-    device.with_context(move || Worker::new(model, tokenizer, config, stats, rx).run_loop());
+    // Not inside candle's pool for the whole loop: an idle engine would hold one of its
+    // threads forever (a third model, or an embedder, would wait for it to unload). Each
+    // forward pass enters the pool for its own duration.
+    Worker::new(model, tokenizer, config, stats, rx).run_loop();
 }
 
 struct Worker {
@@ -199,7 +197,7 @@ impl Worker {
         }
         let threads = self.running.iter().filter_map(|s| s.num_thread()).max();
         let result = {
-            let _turn = COMPUTE.lock().unwrap_or_else(|e| e.into_inner());
+            let _turn = compute_turn();
             let mut batch: Vec<SeqBatch<'_>> = self
                 .running
                 .iter_mut()
