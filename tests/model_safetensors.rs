@@ -170,12 +170,20 @@ fn smollm2_greedy_matches_the_gguf_path() {
     let mut failures = Vec::new();
     let mut diverged = Vec::new();
     let mut worst = 0f32;
-    let mut dense: Option<(PathBuf, Model)> = None;
+    // The same GGUF with every weight dequantized to F32: the checkpoint's weights exactly,
+    // read by the GGUF path. The checkpoint must give its tokens on every prompt.
+    let dense_path = dense_gguf(&common::model_path("smollm2"));
+    let dense_model = load(&dense_path);
     for case in golden["cases"].as_array().expect("cases") {
         let text = case["prompt"].as_str().unwrap_or_default();
         let prompt = ids(&case["prompt_ids"]);
         let (want, want_logits) = greedy(&gguf, &prompt, GREEDY_TOKENS, eos);
         let (got, got_logits) = greedy(&hf, &prompt, GREEDY_TOKENS, eos);
+        let (dense_tokens, _) = greedy(&dense_model, &prompt, GREEDY_TOKENS, eos);
+        assert_eq!(
+            got, dense_tokens,
+            "{text:?}: checkpoint vs the dense GGUF path"
+        );
         let diff = max_relative_diff(&want_logits, &got_logits);
         worst = worst.max(diff);
         println!(
@@ -192,12 +200,6 @@ fn smollm2_greedy_matches_the_gguf_path() {
         let q_gap = q_logits[want[at] as usize] - q_logits[got[at] as usize];
         let hf_logits = logits_after(&hf, &prompt, &want[..at]);
         let (h_margin, _) = margin(&hf_logits);
-        let (_, dense_model) = dense.get_or_insert_with(|| {
-            let path = dense_gguf(&common::model_path("smollm2"));
-            let model = load(&path);
-            (path, model)
-        });
-        let (dense_tokens, _) = greedy(dense_model, &prompt, GREEDY_TOKENS, eos);
         let report = format!(
             "{text:?}: step {at}: GGUF path picks {} over {q_second} by {q_margin:.4}; safetensors \
              picks {} by {h_margin:.4} (GGUF path has it {q_gap:.4} below its pick); dense GGUF (same f32 weights, GGUF path) gives {:?}",
@@ -210,9 +212,8 @@ fn smollm2_greedy_matches_the_gguf_path() {
             diverged.push(report);
         }
     }
-    if let Some((path, _)) = dense.take() {
-        let _ = std::fs::remove_file(path);
-    }
+    drop(dense_model);
+    let _ = std::fs::remove_file(dense_path);
     println!("smollm2 dense f32 vs GGUF Q4_1: max first-step relative logit diff {worst:.4}");
     println!(
         "near-tie divergences explained by kernel numerics: {}",
