@@ -38,7 +38,7 @@ pub struct LoadedModel {
 /// What a loaded model does.
 pub enum Runner {
     /// Generates text: engine thread, tokenizer and chat template.
-    Decoder(Box<Decoder>),
+    Decoder(Arc<Decoder>),
     /// Embeds text (a BERT-family sentence embedder).
     Embedder(EmbedHandle),
 }
@@ -51,7 +51,7 @@ pub struct Decoder {
 impl LoadedModel {
     /// The decoder, or Ollama's 400 `"<name>" does not support <what>` (`generate`, `chat`)
     /// for a model that cannot generate. `name` is the model as the request named it.
-    pub fn decoder(&self, what: &str, name: &str) -> Result<&Decoder, EngineError> {
+    pub fn decoder(&self, what: &str, name: &str) -> Result<&Arc<Decoder>, EngineError> {
         match &self.runner {
             Runner::Decoder(d) => Ok(d),
             Runner::Embedder(_) => Err(EngineError::BadRequest(format!(
@@ -358,7 +358,7 @@ fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedMo
     let engine = EngineHandle::start(model, tokenizer, config.engine.clone())?;
     Ok(LoadedModel {
         stored,
-        runner: Runner::Decoder(Box::new(Decoder { engine, prompt })),
+        runner: Runner::Decoder(Arc::new(Decoder { engine, prompt })),
         architecture,
         context_length,
         max_num_ctx: context_length.min(config.engine.kv_tokens).max(1),

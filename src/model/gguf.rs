@@ -34,37 +34,10 @@ impl GgufFile {
         &self.content.metadata
     }
 
-    /// `general.architecture`, e.g. `llama`, `qwen2`, `gemma3`.
-    pub fn architecture(&self) -> Result<&str, ModelError> {
-        self.get_str("general.architecture")
-            .ok_or_else(|| ModelError::Format("missing general.architecture".into()))
-    }
-
-    pub fn get(&self, key: &str) -> Option<&Value> {
-        self.content.metadata.get(key)
-    }
-
-    pub fn get_str(&self, key: &str) -> Option<&str> {
-        match self.get(key)? {
-            Value::String(s) => Some(s.as_str()),
-            _ => None,
-        }
-    }
-
-    /// Any integer variant as u64 (files differ in which width they store).
-    pub fn get_u64(&self, key: &str) -> Option<u64> {
-        value_as_u64(self.get(key)?)
-    }
-
-    /// Any numeric variant as f64.
-    pub fn get_f64(&self, key: &str) -> Option<f64> {
-        value_as_f64(self.get(key)?)
-    }
-
-    /// `{arch}.{suffix}` as u64, e.g. `arch_u64("context_length")`.
-    pub fn arch_u64(&self, suffix: &str) -> Option<u64> {
-        let arch = self.architecture().ok()?;
-        self.get_u64(&format!("{arch}.{suffix}"))
+    /// Any integer variant as u64 (files differ in which width they store). The other
+    /// metadata accessors are [`super::Checkpoint`]'s, shared with Hugging Face directories.
+    fn get_u64(&self, key: &str) -> Option<u64> {
+        value_as_u64(self.content.metadata.get(key)?)
     }
 
     /// Total number of weights, for `details.parameter_size`.

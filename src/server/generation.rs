@@ -71,13 +71,12 @@ pub async fn run(
         state.registry.config().default_num_ctx,
         lease.model.max_num_ctx,
     )?;
-    let model = Arc::clone(&lease.model);
-    let name = model.stored.name.clone();
-    model.decoder("generate", &name)?;
+    let decoder = Arc::clone(lease.model.decoder("generate", &lease.model.stored.name)?);
     let (opts, truncate) = (options.clone(), run.truncate);
     let input = run.input;
+    let model = Arc::clone(&decoder);
     let tokens = tokio::task::spawn_blocking(move || {
-        let prompt = &model.decoder("generate", &name)?.prompt;
+        let prompt = &model.prompt;
         match input {
             Input::Chat(messages) => prompt.chat_tokens(&ChatPrompt { messages }, &opts, truncate),
             Input::Generate {
@@ -98,11 +97,7 @@ pub async fn run(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
-    let engine = &lease
-        .model
-        .decoder("generate", &lease.model.stored.name)?
-        .engine;
-    let rx = engine.submit(GenerateJob {
+    let rx = decoder.engine.submit(GenerateJob {
         prompt: tokens,
         options,
         shift: run.shift,
