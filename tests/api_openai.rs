@@ -345,24 +345,13 @@ async fn a_full_queue_is_503_with_retry_after() {
     )
     .await;
     assert_eq!(running.status(), 200);
+    // The stream's headers come before the worker starts it: wait until it runs.
+    wait_for_metric(&base, "rollama_sequences_running", 1).await;
     let queued = tokio::spawn(post_ok_owned(
         url.clone(),
         chat("Name a color.", json!({"max_tokens": 4})),
     ));
-    loop {
-        let m = reqwest::get(format!("{base}/metrics"))
-            .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        if m.lines()
-            .any(|l| l.starts_with("rollama_requests_waiting") && l.ends_with(" 1"))
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_metric(&base, "rollama_requests_waiting", 1).await;
     let r = post(&url, chat("One too many.", json!({}))).await;
     assert_eq!(r.headers()["retry-after"], "1");
     let (kind, msg) = error_of(r, 503).await;
@@ -374,6 +363,23 @@ async fn a_full_queue_is_503_with_retry_after() {
     drop(running);
     let done = queued.await.expect("task");
     assert_eq!(done["usage"]["completion_tokens"], 4);
+}
+
+/// Polls `/metrics` until the series `name` reads `value`.
+async fn wait_for_metric(base: &str, name: &str, value: u64) {
+    let want = format!(" {value}");
+    loop {
+        let m = reqwest::get(format!("{base}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if m.lines().any(|l| l.starts_with(name) && l.ends_with(&want)) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 async fn post_ok_owned(url: String, body: Value) -> Value {
