@@ -198,6 +198,8 @@ async fn kv_budget_admits_only_what_fits_in_arrival_order() {
         let url = format!("{base}/api/generate");
         streams.push(tokio::spawn(async move { post(&url, body).await }));
     }
+    // Requests arrive and are admitted between steps: let all four settle first.
+    wait_for(&base, "rollama_sequences_running", |n| n == 2).await;
     wait_for(&base, "rollama_requests_waiting", |n| n == 2).await;
     assert_eq!(metric(&base, "rollama_sequences_running").await, 2);
     assert_eq!(metric(&base, "rollama_kv_reserved_tokens").await, 512);
