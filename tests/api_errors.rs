@@ -170,12 +170,22 @@ async fn options_and_unsupported_features() {
     .await;
     assert_eq!(s, 200);
 
+    // A schema keyword the grammar engine cannot enforce is refused, with the reason.
     let (s, v) = post(
         &chat,
-        json!({"model": "smollm2", "messages": msgs, "format": "json"}),
+        json!({"model": "smollm2", "messages": msgs, "format":
+            {"type": "array", "items": {"type": "integer"}, "uniqueItems": true}}),
     )
     .await;
-    assert_eq!(s, 501, "{v}");
+    assert_eq!(s, 400, "{v}");
+    assert!(v["error"].as_str().expect("msg").contains("uniqueItems"), "{v}");
+    let (s, v) = post(
+        &chat,
+        json!({"model": "smollm2", "messages": msgs, "format": 5}),
+    )
+    .await;
+    assert_eq!(s, 500, "{v}");
+    assert!(v["error"].as_str().expect("msg").starts_with("invalid format"));
     assert_eq!(
         post(
             &chat,

@@ -316,12 +316,12 @@ async fn errors_are_openai_bodies_with_native_statuses() {
     )
     .await;
     assert!(error_of(r, 400).await.1.contains("prompt must be a string"));
-    let r = post(
-        &chat_url,
-        chat("hi", json!({"response_format": {"type": "json_object"}})),
-    )
-    .await;
-    assert_eq!(error_of(r, 501).await.0, "api_error");
+    let bad_schema = json!({"response_format": {"type": "json_schema", "json_schema":
+        {"name": "x", "schema": {"type": "object", "not": {"required": ["a"]}}}}});
+    let r = post(&chat_url, chat("hi", bad_schema)).await;
+    let (kind, msg) = error_of(r, 400).await;
+    assert_eq!(kind, "invalid_request_error");
+    assert!(msg.contains("not"), "{msg}");
     let r = post(&format!("{base}/v1/responses"), json!({})).await;
     assert_eq!(error_of(r, 501).await.0, "api_error");
 }

@@ -86,6 +86,8 @@ fn submit(engine: &EngineHandle, tokenizer: &Tokenizer, case: &Case) -> Unbounde
             options: case.options.clone(),
             shift: true,
             logprobs: None,
+            constraint: None,
+            visible: vec![],
         })
         .expect("submit")
 }

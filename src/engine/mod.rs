@@ -6,6 +6,8 @@
 
 mod embedding;
 mod error;
+mod grammar;
+mod json_tail;
 mod options;
 mod prefix_cache;
 mod prompt;
@@ -18,6 +20,7 @@ mod worker;
 
 pub use embedding::EmbedHandle;
 pub use error::EngineError;
+pub use grammar::{Constraint, Grammar, Grammars};
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{ChatPrompt, GeneratePrompt, PromptModel};
 pub use registry::{Decoder, Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig, Runner};
@@ -112,6 +115,11 @@ pub struct GenerateJob {
     pub shift: bool,
     /// Report each generated token's log-probability with this many alternatives.
     pub logprobs: Option<usize>,
+    /// Only what this grammar allows may be generated (structured outputs, forced calls).
+    pub constraint: Option<Constraint>,
+    /// Control tokens to print as their text (they print nothing otherwise): tool-call and
+    /// reasoning markers the server must see to parse the output.
+    pub visible: Vec<u32>,
 }
 
 pub(crate) enum Command {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use candle_core::Device;
 
-use super::{EmbedHandle, EngineConfig, EngineError, EngineHandle, PromptModel, StatsSnapshot};
+use super::{
+    EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars, PromptModel, StatsSnapshot,
+};
 use crate::model::bert::{is_bert_dir, Embedder};
 use crate::model::{Checkpoint, LoadOptions, Model};
 use crate::store::{Format, ModelStore, StoredModel};
@@ -46,6 +48,7 @@ pub enum Runner {
 pub struct Decoder {
     pub engine: EngineHandle,
     pub prompt: PromptModel,
+    pub grammars: Grammars,
 }
 
 impl LoadedModel {
@@ -355,10 +358,16 @@ fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedMo
     let model = Model::load_with(&file, &config.device, &config.load)?;
     let context_length = model.config().context_length;
     drop(file);
+    let grammars = Grammars::new(Arc::clone(&tokenizer));
     let engine = EngineHandle::start(model, tokenizer, config.engine.clone())?;
+    let decoder = Decoder {
+        engine,
+        prompt,
+        grammars,
+    };
     Ok(LoadedModel {
         stored,
-        runner: Runner::Decoder(Arc::new(Decoder { engine, prompt })),
+        runner: Runner::Decoder(Arc::new(decoder)),
         architecture,
         context_length,
         max_num_ctx: context_length.min(config.engine.kv_tokens).max(1),

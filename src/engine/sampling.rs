@@ -27,7 +27,12 @@ impl Sampler {
     /// Picks the next token from one row of logits. `history` is every token of the
     /// sequence so far (prompt and generated); penalties look at its tail.
     pub fn sample(&mut self, logits: &mut [f32], history: &[u32]) -> u32 {
-        self.apply_penalties(logits, history);
+        self.penalize(logits, history);
+        self.pick(logits)
+    }
+
+    /// Draws from logits already penalized (a constrained step may draw twice).
+    pub fn pick(&mut self, logits: &[f32]) -> u32 {
         if self.opts.temperature <= 0.0 {
             return argmax(logits);
         }
@@ -80,7 +85,8 @@ impl Sampler {
         cands[cands.len() - 1].0
     }
 
-    fn apply_penalties(&self, logits: &mut [f32], history: &[u32]) {
+    /// Repeat, presence and frequency penalties over the tail of `history`, in place.
+    pub fn penalize(&self, logits: &mut [f32], history: &[u32]) {
         let o = &self.opts;
         let active =
             o.repeat_penalty != 1.0 || o.presence_penalty != 0.0 || o.frequency_penalty != 0.0;

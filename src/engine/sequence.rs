@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::grammar::{Constraint, Step};
 use super::sampling::{log_probs, Sampler};
 use super::stop::{StopMatcher, StopOutcome};
 use super::{Done, Event, FinishReason, GenerateJob, GenerateOptions, TokenLogprob, TokenProb};
@@ -28,6 +29,9 @@ pub struct Sequence {
     generated: usize,
     options: GenerateOptions,
     sampler: Sampler,
+    constraint: Option<Constraint>,
+    /// Control tokens printed as their text.
+    visible: Vec<u32>,
     decoder: StreamDecoder,
     stop: StopMatcher,
     events: mpsc::UnboundedSender<Event>,
@@ -47,6 +51,8 @@ impl Sequence {
             options,
             shift,
             logprobs,
+            constraint,
+            visible,
         } = job;
         // With a `num_predict` that fits, the window never grows past prompt + num_predict;
         // otherwise it may fill `num_ctx` (and then shift within it).
@@ -65,6 +71,8 @@ impl Sequence {
             logprobs,
             generated: 0,
             sampler: Sampler::new(&options),
+            constraint,
+            visible,
             stop: StopMatcher::new(options.stop.clone()),
             options,
             decoder: StreamDecoder::new(),
@@ -127,7 +135,20 @@ impl Sequence {
         }
         // Penalties change the logits in place: keep the model's own for the report.
         let raw = self.logprobs.map(|k| (k, logits.to_vec()));
-        let token = self.sampler.sample(logits, &self.tokens);
+        let token = match &mut self.constraint {
+            None => self.sampler.sample(logits, &self.tokens),
+            Some(c) => match c.sample(&mut self.sampler, logits, &self.tokens, tokenizer) {
+                Step::Token(t) => t,
+                Step::Complete => {
+                    let rest = self.drain_held_back();
+                    return self.finish(FinishReason::Stop, Some(rest));
+                }
+                Step::Failed(e) => {
+                    self.fail(e);
+                    return false;
+                }
+            },
+        };
         if let Some((k, raw)) = raw.filter(|_| !tokenizer.is_stop(token)) {
             let report = token_logprob(tokenizer, &raw, token, k);
             let _ = self.events.send(Event::Logprob(report));
@@ -139,7 +160,13 @@ impl Sequence {
         self.tokens.push(token);
         self.history.push(token);
         self.generated += 1;
-        let text = match self.decoder.push(tokenizer, token) {
+        let printed = if self.visible.contains(&token) {
+            let text = tokenizer.token_text(token).unwrap_or_default();
+            Ok(self.decoder.push_text(text))
+        } else {
+            self.decoder.push(tokenizer, token)
+        };
+        let text = match printed {
             Ok(t) => t,
             Err(e) => {
                 self.fail(e.to_string());
@@ -153,13 +180,20 @@ impl Sequence {
             }
             StopOutcome::Emit(_) => {}
         }
+        if self.constraint.as_ref().is_some_and(Constraint::is_complete) {
+            let rest = self.drain_held_back();
+            return self.finish(FinishReason::Stop, Some(rest));
+        }
         let predicted_all = self
             .options
             .num_predict
             .is_some_and(|n| self.generated >= n);
         let window_full = self.tokens.len() >= self.options.num_ctx;
         if predicted_all || (window_full && !self.shift_window()) {
-            let rest = self.drain_held_back();
+            let mut rest = self.drain_held_back();
+            if let Some(closing) = self.constraint.as_ref().and_then(Constraint::closing) {
+                rest.push_str(&closing);
+            }
             return self.finish(FinishReason::Length, Some(rest));
         }
         true

@@ -15,8 +15,8 @@ use super::ndjson::ndjson_response;
 use super::AppState;
 use crate::api::{KeepAlive, Logprob, Metrics, TopLogprob};
 use crate::engine::{
-    ChatPrompt, Done, Event, GenerateJob, GenerateOptions, GeneratePrompt, Lease, Registry,
-    TokenLogprob, TokenProb,
+    ChatPrompt, Done, EngineError, Event, GenerateJob, GenerateOptions, GeneratePrompt, Grammar,
+    Lease, Registry, TokenLogprob, TokenProb,
 };
 
 /// One step of a generation, as the routes see it.
@@ -56,6 +56,8 @@ pub struct Run<'a> {
     pub shift: bool,
     /// `top_logprobs` when logprobs are asked for.
     pub logprobs: Option<usize>,
+    /// Structured output: what the generation must match.
+    pub grammar: Option<Grammar>,
 }
 
 /// Tokenizes the input, queues the job and returns its pieces. The options are validated
@@ -73,11 +75,12 @@ pub async fn run(
     )?;
     let decoder = Arc::clone(lease.model.decoder("generate", &lease.model.stored.name)?);
     let (opts, truncate) = (options.clone(), run.truncate);
-    let input = run.input;
+    let (input, grammar) = (run.input, run.grammar);
     let model = Arc::clone(&decoder);
-    let tokens = tokio::task::spawn_blocking(move || {
+    let (tokens, constraint) = tokio::task::spawn_blocking(move || {
+        let constraint = grammar.map(|g| model.grammars.compile(&g)).transpose()?;
         let prompt = &model.prompt;
-        match input {
+        let tokens = match input {
             Input::Chat(messages) => prompt.chat_tokens(&ChatPrompt { messages }, &opts, truncate),
             Input::Generate {
                 prompt: text,
@@ -93,7 +96,8 @@ pub async fn run(
                 };
                 prompt.generate_tokens(&generate, &opts, truncate)
             }
-        }
+        }?;
+        Ok::<_, EngineError>((tokens, constraint))
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
@@ -102,6 +106,8 @@ pub async fn run(
         options,
         shift: run.shift,
         logprobs: run.logprobs,
+        constraint,
+        visible: vec![],
     })?;
     Ok(pieces(rx, lease, started))
 }
@@ -269,7 +275,6 @@ pub fn keep_alive(value: Option<&Value>) -> Result<Option<Option<Duration>>, Api
 /// Features that later work adds answer a clear error now, never a fake success.
 pub struct Unsupported<'a> {
     pub model: &'a str,
-    pub format: Option<&'a Value>,
     pub think: Option<&'a Value>,
     pub images: bool,
 }
@@ -292,17 +297,6 @@ impl Unsupported<'_> {
                 )));
             }
         }
-        match self.format {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) if s.is_empty() => {}
-            Some(Value::String(s)) if s == "json" => return Err(no_format()),
-            Some(Value::Object(_)) => return Err(no_format()),
-            Some(other) => {
-                return Err(ApiError::Internal(format!(
-                    "invalid format: {other}; expected \"json\" or a valid JSON Schema object"
-                )))
-            }
-        }
         if self.images {
             return Err(ApiError::BadRequest(format!(
                 "{} does not support vision",
@@ -317,8 +311,15 @@ impl Unsupported<'_> {
     }
 }
 
-fn no_format() -> ApiError {
-    ApiError::NotImplemented(
-        "structured outputs ('format') are not supported by rollama yet".into(),
-    )
+/// Ollama's `format`: `"json"`, a JSON-schema object, or nothing (`""`, `null`).
+pub fn format_grammar(format: Option<&Value>) -> Result<Option<Grammar>, ApiError> {
+    match format {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s == "json" => Ok(Some(Grammar::Json)),
+        Some(Value::Object(schema)) => Ok(Some(Grammar::Schema(Value::Object(schema.clone())))),
+        Some(other) => Err(ApiError::Internal(format!(
+            "invalid format: {other}; expected \"json\" or a valid JSON Schema object"
+        ))),
+    }
 }

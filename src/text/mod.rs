@@ -11,6 +11,7 @@
 //!   `pretokenize.rs`, special ids and the stop set in `special.rs`.
 //! - [`StreamDecoder`] (`stream.rs`): UTF-8-safe streaming deltas.
 //! - [`ChatTemplate`] (`template.rs`): HF-compatible Jinja rendering.
+//! - [`tok_env`] (`trie.rs`): the tokenizer as llguidance's token trie, for grammars.
 
 mod convert;
 mod error;
@@ -21,6 +22,7 @@ mod special;
 mod stream;
 mod template;
 mod tokenizer;
+mod trie;
 
 pub use error::TextError;
 pub use hf_tokenizer::HfTokenizer;
@@ -29,3 +31,4 @@ pub use pretokenize::{pre_for_regexes, GPT2_REGEX};
 pub use stream::StreamDecoder;
 pub use template::ChatTemplate;
 pub use tokenizer::{Tokenizer, VocabKind};
+pub use trie::tok_env;

@@ -28,6 +28,13 @@ impl StreamDecoder {
         Ok(self.take_stable())
     }
 
+    /// Feeds a token that prints nothing by itself (a control token) as `text`.
+    pub fn push_text(&mut self, text: &str) -> String {
+        self.started = true;
+        self.pending.extend_from_slice(text.as_bytes());
+        self.take_stable()
+    }
+
     /// Whatever is still held back (an incomplete character at the end of generation),
     /// with U+FFFD for the broken bytes, as a full decode would show them.
     pub fn flush(&mut self) -> String {

@@ -312,6 +312,24 @@ impl Tokenizer {
         matches!(self.types.get(id as usize), Some(TokenType::Control))
     }
 
+    /// The type of `id` (after llama.cpp's adjustments); `Undefined` when out of range.
+    pub fn token_type(&self, id: u32) -> TokenType {
+        self.types
+            .get(id as usize)
+            .copied()
+            .unwrap_or(TokenType::Undefined)
+    }
+
+    /// Plain text encoding: special-token text stays text (for grammar engines, which
+    /// must never see a control token appear from ordinary characters).
+    pub fn encode_plain(&self, text: &str) -> Result<Vec<u32>, TextError> {
+        let enc = self
+            .inner
+            .encode_fast(text, false)
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        Ok(enc.get_ids().to_vec())
+    }
+
     /// The vocabulary entry of `id`, as stored in the GGUF (`Ġ`/`▁` spellings included).
     pub fn token_text(&self, id: u32) -> Option<&str> {
         self.tokens.get(id as usize).map(String::as_str)

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::api::{timestamp_now, ChatChunk, ChatRequest, Message};
 use crate::server::error::ApiError;
 use crate::server::generation::{
-    collect, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
+    collect, format_grammar, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
     Run, Unsupported,
 };
 use crate::server::json::{ok_json, OllamaJson};
@@ -25,7 +25,6 @@ pub async fn chat(
     }
     Unsupported {
         model: &req.model,
-        format: req.format.as_ref(),
         think: req.think.as_ref(),
         images: req
             .messages
@@ -33,6 +32,7 @@ pub async fn chat(
             .any(|m| m.images.as_ref().is_some_and(|i| !i.is_empty())),
     }
     .check()?;
+    let grammar = format_grammar(req.format.as_ref())?;
     let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
@@ -65,6 +65,7 @@ pub async fn chat(
         truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
         logprobs: top_logprobs,
+        grammar,
     };
     let stream = run(&state, lease, job, started).await?;
     let (name, asked) = (req.model.clone(), top_logprobs.is_some());

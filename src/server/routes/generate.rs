@@ -8,7 +8,7 @@ use axum::response::Response;
 use crate::api::{timestamp_now, GenerateChunk, GenerateRequest};
 use crate::server::error::ApiError;
 use crate::server::generation::{
-    collect, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
+    collect, format_grammar, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
     Run, Unsupported,
 };
 use crate::server::json::{ok_json, OllamaJson};
@@ -34,11 +34,11 @@ pub async fn generate(
     }
     Unsupported {
         model: &req.model,
-        format: req.format.as_ref(),
         think: req.think.as_ref(),
         images: req.images.as_ref().is_some_and(|i| !i.is_empty()),
     }
     .check()?;
+    let grammar = format_grammar(req.format.as_ref())?;
     let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
@@ -71,6 +71,7 @@ pub async fn generate(
         truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
         logprobs: top_logprobs,
+        grammar,
     };
     let stream = run(&state, lease, job, started).await?;
     let (name, raw, asked) = (req.model.clone(), req.raw, top_logprobs.is_some());

@@ -12,6 +12,7 @@ use crate::api::openai::{
     ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
     ChoiceLogprobs, ChunkChoice, Delta, ResponseMessage, Usage,
 };
+use crate::engine::Grammar;
 use crate::server::generation::{collect, logprobs, run, wire_logprobs, Input, Piece, Run};
 use crate::server::json::ok_json;
 use crate::server::openai::{OpenAiError, OpenAiJson};
@@ -29,7 +30,7 @@ pub async fn chat_completions(
     if req.messages.is_empty() {
         return Err(OpenAiError::bad_request("[] is too short - 'messages'"));
     }
-    check_response_format(req.response_format.as_ref())?;
+    let grammar = response_format(req.response_format.as_ref())?;
     if req.top_logprobs.is_some() && req.logprobs != Some(true) {
         return Err(OpenAiError::bad_request(
             "top_logprobs requires logprobs to be true",
@@ -72,6 +73,7 @@ pub async fn chat_completions(
         truncate: true,
         shift: true,
         logprobs: top_logprobs,
+        grammar,
     };
     let pieces = run(&state, lease, job, started).await?;
     let head = Head::new("chatcmpl", &req.model, top_logprobs.is_some());
@@ -186,18 +188,22 @@ fn chunks(
     stream::once(async move { first }).chain(rest)
 }
 
-/// `response_format`: plain text only until structured outputs land.
-fn check_response_format(format: Option<&Value>) -> Result<(), OpenAiError> {
+/// `response_format`: `text`, `json_object` (Ollama's `format: "json"`) or `json_schema`
+/// (its `schema`, always enforced: `strict` changes nothing).
+fn response_format(format: Option<&Value>) -> Result<Option<Grammar>, OpenAiError> {
     let Some(format) = format.filter(|f| !f.is_null()) else {
-        return Ok(());
+        return Ok(None);
     };
     match format.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(()),
-        Some("json_object" | "json_schema") => Err(OpenAiError(
-            crate::server::ApiError::NotImplemented(
-                "structured outputs (response_format) are not supported by rollama yet".into(),
-            ),
-        )),
+        Some("text") => Ok(None),
+        Some("json_object") => Ok(Some(Grammar::Json)),
+        Some("json_schema") => match format.pointer("/json_schema/schema") {
+            Some(Value::Object(schema)) => Ok(Some(Grammar::Schema(Value::Object(schema.clone())))),
+            None | Some(Value::Null) => Ok(Some(Grammar::Json)),
+            Some(other) => Err(OpenAiError::bad_request(format!(
+                "invalid response_format.json_schema.schema: {other}; expected a JSON Schema object"
+            ))),
+        },
         _ => Err(OpenAiError::bad_request(format!(
             "invalid response_format: {format}; expected type \"text\", \"json_object\" or \"json_schema\""
         ))),

@@ -70,6 +70,7 @@ pub async fn completions(
         truncate: true,
         shift: true,
         logprobs: top_logprobs,
+        grammar: None,
     };
     let pieces = run(&state, lease, job, started).await?;
     let head = Head::new("cmpl", &req.model, top_logprobs.is_some());

@@ -1,0 +1,277 @@
+//! Constrained decoding: a grammar (JSON, a JSON schema, or Lark) compiled by llguidance
+//! into a per-sequence [`Constraint`] that the sampler consults.
+//!
+//! The cheap path first: sample as usual, then ask the matcher whether that one token is
+//! allowed. Only when it is not is the full vocabulary mask computed and the draw repeated
+//! over the allowed tokens (mistral.rs's trick), so a model that already writes valid JSON
+//! pays almost nothing per token.
+
+use std::sync::{Arc, OnceLock};
+
+use llguidance::api::{GrammarWithLexer, TopLevelGrammar};
+use llguidance::{Matcher, ParserFactory};
+use serde_json::{json, Value};
+
+use super::json_tail::{JsonTail, MAX_NUMBER_DIGITS};
+use super::sampling::Sampler;
+use super::EngineError;
+use crate::text::{tok_env, Tokenizer};
+
+/// What a constrained generation must produce.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Grammar {
+    /// Ollama's `format: "json"`: a JSON object (Ollama's grammar root is an object too).
+    Json,
+    /// A JSON schema (`format: {...}`, `response_format: json_schema`).
+    Schema(Value),
+    /// An llguidance Lark grammar (forced tool calls).
+    Lark(String),
+}
+
+/// Whitespace allowed between JSON tokens: Ollama's JSON grammar rule (`ws ::= | " " |
+/// "\n" [ \t]{0,20}`). Unbounded whitespace lets a small model loop on newlines forever.
+const JSON_WHITESPACE: &str = r"[ ]|\n[ \t]{0,20}";
+
+impl Grammar {
+    fn to_llguidance(&self) -> TopLevelGrammar {
+        match self {
+            Self::Json => json_grammar(json!({"type": "object"})),
+            Self::Schema(schema) => json_grammar(schema.clone()),
+            Self::Lark(lark) => TopLevelGrammar::from_lark(lark.clone()),
+        }
+    }
+}
+
+fn json_grammar(mut schema: Value) -> TopLevelGrammar {
+    close_objects(&mut schema);
+    if let Some(obj) = schema.as_object_mut() {
+        obj.entry("x-guidance").or_insert_with(|| {
+            json!({
+                "whitespace_pattern": JSON_WHITESPACE,
+                "item_separator": ",",
+                "key_separator": ":",
+            })
+        });
+    }
+    TopLevelGrammar::from_grammar(GrammarWithLexer::from_json_schema(schema))
+}
+
+/// Objects that list `properties` and say nothing of others get no others, as llama.cpp's
+/// schema grammar (Ollama's) does: JSON Schema would allow any extra key, and a small model
+/// given that freedom invents nested keys until it runs out of tokens. The output still
+/// validates against the schema as written. `allOf` branches are left open (closing each
+/// would forbid the keys of the others).
+fn close_objects(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") {
+        obj.insert("additionalProperties".into(), Value::Bool(false));
+    }
+    for (key, value) in obj.iter_mut() {
+        match key.as_str() {
+            "properties" | "$defs" | "definitions" | "patternProperties" => {
+                if let Some(children) = value.as_object_mut() {
+                    children.values_mut().for_each(close_objects);
+                }
+            }
+            "items" | "additionalItems" | "additionalProperties" => close_objects(value),
+            "anyOf" | "oneOf" | "prefixItems" => {
+                if let Some(children) = value.as_array_mut() {
+                    children.iter_mut().for_each(close_objects);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A model's grammar compiler. The token trie is built on first use: most models never
+/// see a constrained request, and loading should not pay for it.
+pub struct Grammars {
+    tokenizer: Arc<Tokenizer>,
+    factory: OnceLock<Result<ParserFactory, String>>,
+}
+
+impl Grammars {
+    pub fn new(tokenizer: Arc<Tokenizer>) -> Self {
+        Self {
+            tokenizer,
+            factory: OnceLock::new(),
+        }
+    }
+
+    /// Compiles `grammar` for one sequence. A schema llguidance cannot enforce (an
+    /// unknown keyword, a bad `$ref`, an unsatisfiable combination) is a `BadRequest`
+    /// saying why; nothing is silently ignored.
+    pub fn compile(&self, grammar: &Grammar) -> Result<Constraint, EngineError> {
+        let factory = self
+            .factory
+            .get_or_init(|| {
+                let env = tok_env(Arc::clone(&self.tokenizer));
+                let mut factory = ParserFactory::new_simple(&env).map_err(|e| e.to_string())?;
+                factory.quiet();
+                Ok(factory)
+            })
+            .as_ref()
+            .map_err(|e| EngineError::Failed(format!("grammar engine: {e}")))?;
+        let parser = factory
+            .create_parser(grammar.to_llguidance())
+            .map_err(|e| EngineError::BadRequest(invalid(grammar, &e.to_string())))?;
+        let matcher = Matcher::new(Ok(parser));
+        if let Some(e) = matcher.get_error() {
+            return Err(EngineError::BadRequest(invalid(grammar, &e)));
+        }
+        let json = !matches!(grammar, Grammar::Lark(_));
+        Ok(Constraint {
+            matcher,
+            json: json.then(JsonTail::default),
+            closes: matches!(grammar, Grammar::Json),
+        })
+    }
+}
+
+fn invalid(grammar: &Grammar, reason: &str) -> String {
+    match grammar {
+        Grammar::Lark(_) => format!("invalid grammar: {reason}"),
+        _ => format!("invalid JSON schema in format: {reason}"),
+    }
+}
+
+/// One sequence's grammar state.
+pub struct Constraint {
+    matcher: Matcher,
+    /// The JSON written so far, for JSON grammars.
+    json: Option<JsonTail>,
+    /// `format: "json"`: a reply cut short by its budget is closed so it still parses.
+    closes: bool,
+}
+
+/// What a constrained step produced.
+pub enum Step {
+    Token(u32),
+    /// The grammar is complete: nothing more may follow.
+    Complete,
+    Failed(String),
+}
+
+impl Constraint {
+    /// Samples one allowed token. `logits` are the model's (penalties not yet applied).
+    /// End-of-generation tokens are allowed only where the grammar may end.
+    pub fn sample(
+        &mut self,
+        sampler: &mut Sampler,
+        logits: &mut [f32],
+        history: &[u32],
+        tokenizer: &Tokenizer,
+    ) -> Step {
+        if self.matcher.is_stopped() {
+            return self.stopped();
+        }
+        sampler.penalize(logits, history);
+        let first = sampler.pick(logits);
+        let digits_full = self
+            .json
+            .as_ref()
+            .is_some_and(|j| j.number_digits() >= MAX_NUMBER_DIGITS);
+        let allowed = match self.allows(first, tokenizer) {
+            Ok(ok) => Ok(ok && !(digits_full && starts_with_digit(tokenizer, first))),
+            Err(e) => Err(e),
+        };
+        let token = match allowed {
+            Ok(true) => first,
+            Ok(false) => match self.mask(logits, tokenizer, digits_full) {
+                Ok(true) => sampler.pick(logits),
+                Ok(false) => return Step::Failed("the grammar allows no token here".into()),
+                Err(e) => return Step::Failed(e),
+            },
+            Err(e) => return Step::Failed(e),
+        };
+        if tokenizer.is_stop(token) {
+            return Step::Token(token);
+        }
+        if let Err(e) = self.matcher.consume_token(token) {
+            return Step::Failed(format!("grammar: {e}"));
+        }
+        if let Some(json) = &mut self.json {
+            json.push(tokenizer.piece(token, false).unwrap_or_default());
+        }
+        Step::Token(token)
+    }
+
+    /// What to append to a `format: "json"` reply cut short by `num_predict` or the
+    /// context, so it still parses (open strings and containers closed). `None` for other
+    /// grammars: a schema's required keys cannot be made up.
+    pub fn closing(&self) -> Option<String> {
+        self.json.as_ref().filter(|_| self.closes).map(JsonTail::closing)
+    }
+
+    /// After a token was consumed: may nothing but the end follow?
+    pub fn is_complete(&self) -> bool {
+        self.matcher.is_stopped()
+    }
+
+    fn stopped(&self) -> Step {
+        match self.matcher.get_error() {
+            Some(e) => Step::Failed(format!("grammar: {e}")),
+            None => Step::Complete,
+        }
+    }
+
+    fn allows(&mut self, token: u32, tokenizer: &Tokenizer) -> Result<bool, String> {
+        if tokenizer.is_stop(token) {
+            return self.matcher.is_accepting().map_err(|e| e.to_string());
+        }
+        if token as usize >= tokenizer.vocab_size() {
+            return Ok(false);
+        }
+        let n = self
+            .matcher
+            .validate_tokens(&[token])
+            .map_err(|e| e.to_string())?;
+        Ok(n == 1)
+    }
+
+    /// Sets every token the grammar forbids to -inf (and tokens that would make a number
+    /// longer than [`MAX_NUMBER_DIGITS`] when `digits_full`, unless nothing else is
+    /// allowed). `false` when nothing is left.
+    fn mask(
+        &mut self,
+        logits: &mut [f32],
+        tokenizer: &Tokenizer,
+        digits_full: bool,
+    ) -> Result<bool, String> {
+        let mask = self.matcher.compute_mask().map_err(|e| e.to_string())?;
+        let accepting = self.matcher.is_accepting().map_err(|e| e.to_string())?;
+        let vocab = tokenizer.vocab_size();
+        let grammar_allows = |id: usize| {
+            if tokenizer.is_stop(id as u32) {
+                accepting
+            } else {
+                id < vocab && mask.is_allowed(id as u32)
+            }
+        };
+        let no_digits = digits_full
+            && (0..logits.len())
+                .any(|id| grammar_allows(id) && !starts_with_digit(tokenizer, id as u32));
+        let mut any = false;
+        for (id, l) in logits.iter_mut().enumerate() {
+            let allowed =
+                grammar_allows(id) && !(no_digits && starts_with_digit(tokenizer, id as u32));
+            if allowed && l.is_finite() {
+                any = true;
+            } else {
+                *l = f32::NEG_INFINITY;
+            }
+        }
+        Ok(any)
+    }
+}
+
+fn starts_with_digit(tokenizer: &Tokenizer, token: u32) -> bool {
+    tokenizer
+        .piece(token, false)
+        .ok()
+        .and_then(|p| p.first())
+        .is_some_and(u8::is_ascii_digit)
+}
