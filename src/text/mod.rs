@@ -11,6 +11,9 @@
 //!   `pretokenize.rs`, special ids and the stop set in `special.rs`.
 //! - [`StreamDecoder`] (`stream.rs`): UTF-8-safe streaming deltas.
 //! - [`ChatTemplate`] (`template.rs`): HF-compatible Jinja rendering.
+//! - [`ToolCallParser`] / [`ToolSyntax`] (`tool_calls/`): a model's native tool-call syntax,
+//!   parsed from streamed text, and grammars that force a call.
+//! - [`ThinkingParser`] / [`ThinkingSyntax`] (`thinking.rs`): reasoning split from the answer.
 
 mod convert;
 mod error;
@@ -20,7 +23,9 @@ mod pretokenize;
 mod special;
 mod stream;
 mod template;
+mod thinking;
 mod tokenizer;
+mod tool_calls;
 
 pub use error::TextError;
 pub use hf_tokenizer::HfTokenizer;
@@ -28,4 +33,6 @@ pub use meta::TokenType;
 pub use pretokenize::{pre_for_regexes, GPT2_REGEX};
 pub use stream::StreamDecoder;
 pub use template::ChatTemplate;
+pub use thinking::{ThinkingParser, ThinkingSyntax};
 pub use tokenizer::{Tokenizer, VocabKind};
+pub use tool_calls::{ParsedToolCall, ToolCallParser, ToolOutput, ToolSyntax};
