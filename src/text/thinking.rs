@@ -150,3 +150,123 @@ impl ThinkingParser {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn think() -> ThinkingSyntax {
+        ThinkingSyntax {
+            open: "<think>".into(),
+            close: "</think>".into(),
+        }
+    }
+
+    /// Feeds `pieces` and concatenates (thinking, content).
+    fn run(prompt: &str, pieces: &[&str]) -> (String, String) {
+        let mut parser = ThinkingParser::new(think(), prompt);
+        let (mut thinking, mut content) = (String::new(), String::new());
+        for piece in pieces.iter().copied() {
+            let (t, c) = parser.push(piece);
+            assert!(!t.contains("<think>") && !t.contains("</think>"), "{t:?}");
+            thinking.push_str(&t);
+            content.push_str(&c);
+        }
+        let (t, c) = parser.finish();
+        (thinking + &t, content + &c)
+    }
+
+    /// Whole and every two-piece and per-char split agree with `want`.
+    fn check(prompt: &str, output: &str, want: (&str, &str)) {
+        let want = (want.0.to_string(), want.1.to_string());
+        assert_eq!(run(prompt, &[output]), want, "{output:?}");
+        let chars: Vec<String> = output.chars().map(String::from).collect();
+        let chars: Vec<&str> = chars.iter().map(String::as_str).collect();
+        assert_eq!(run(prompt, &chars), want, "{output:?} by chars");
+        for (at, _) in output.char_indices().skip(1) {
+            let split = [&output[..at], &output[at..]];
+            assert_eq!(run(prompt, &split), want, "{split:?}");
+        }
+    }
+
+    /// Outputs from ggml-org/llama.cpp `tests/test-chat.cpp` (snapshot 1eeb523c), where the
+    /// DeepSeek-R1 / Qwen3 / Hermes-2-Pro parsers split reasoning from content.
+    #[test]
+    fn recorded_outputs() {
+        let open_prompt = "<｜User｜>Hi<｜Assistant｜><think>\n";
+        check(
+            "",
+            "<think>I'm\nthinking</think>Hello, world!\nWhat's up?",
+            ("I'm\nthinking", "Hello, world!\nWhat's up?"),
+        );
+        // QwQ / R1: the template opened the tag, the model only closes it.
+        check(
+            open_prompt,
+            "I'm\nthinking</think>\n<tool_call>{\"name\": \"special_function\", \"arguments\": {\"arg1\": 1}}</tool_call>",
+            (
+                "I'm\nthinking",
+                "<tool_call>{\"name\": \"special_function\", \"arguments\": {\"arg1\": 1}}</tool_call>",
+            ),
+        );
+        check(
+            "",
+            "Hello, world!\nWhat's up?",
+            ("", "Hello, world!\nWhat's up?"),
+        );
+        // An unclosed reasoning stays reasoning (generation cut by num_predict).
+        check(open_prompt, "I'm\nthinking", ("I'm\nthinking", ""));
+        check("", "<think>\n\n</think>\n\nHi ü", ("", "Hi ü"));
+    }
+
+    #[test]
+    fn whitespace_and_late_tags() {
+        // Whitespace before the open tag is not content; a tag later in an answer is content.
+        check("", "\n <think> a b </think>  c", ("a b", "c"));
+        check("", "c <think>x</think>", ("", "c <think>x</think>"));
+        check("", " \n", ("", " \n"));
+        check("", "<thi", ("", "<thi"));
+        // Qwen3 with enable_thinking=false closes the tag in the prompt: all content.
+        let closed = "<|im_start|>assistant\n<think>\n\n</think>\n\n";
+        check(closed, "Answer", ("", "Answer"));
+    }
+
+    #[test]
+    fn detect_on_real_templates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates");
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("template");
+        assert_eq!(ThinkingSyntax::detect(&read("qwen3.jinja")), Some(think()));
+        assert_eq!(
+            ThinkingSyntax::detect(&read("deepseek-r1.jinja")),
+            Some(think())
+        );
+        for plain in [
+            "qwen2.5.jinja",
+            "llama3.1.jinja",
+            "smollm2.jinja",
+            "mistral-nemo.jinja",
+        ] {
+            assert_eq!(ThinkingSyntax::detect(&read(plain)), None, "{plain}");
+        }
+        let magistral = "{%- if m.thinking %}[THINK]{{ m.thinking }}[/THINK]{% endif %}";
+        assert_eq!(
+            ThinkingSyntax::detect(magistral).map(|s| s.close),
+            Some("[/THINK]".into())
+        );
+        assert!(ThinkingSyntax::detect("{% if reasoning_effort %}{% endif %}").is_some());
+    }
+
+    #[test]
+    fn deepseek_prompt_starts_inside_reasoning() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/templates");
+        let source = std::fs::read_to_string(dir.join("deepseek-r1.jinja")).expect("template");
+        let template = crate::text::ChatTemplate::new(&source, "<｜begin▁of▁sentence｜>", "")
+            .expect("compile");
+        let messages = serde_json::json!([{"role": "user", "content": "Hi"}]);
+        let prompt = template.render(&messages, None, true).expect("render");
+        assert!(prompt.ends_with("<think>\n"), "{prompt:?}");
+        assert_eq!(
+            run(&prompt, &["Hmm.", "</think>", "Hello"]),
+            ("Hmm.".into(), "Hello".into())
+        );
+    }
+}
