@@ -25,8 +25,7 @@ impl ToolCallParser {
     fn llama3_start(&mut self, at_end: bool) -> Step {
         let lead = self.buf.len() - self.buf.trim_start().len();
         let rest = &self.buf[lead..];
-        if rest.starts_with(TAG) {
-            let after = &rest[TAG.len()..];
+        if let Some(after) = rest.strip_prefix(TAG) {
             let pos = lead + TAG.len() + (after.len() - after.trim_start().len());
             return self.llama3_call_at(pos, at_end);
         }

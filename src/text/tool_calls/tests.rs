@@ -295,3 +295,47 @@ fn assert_balanced(grammar: &str) {
         assert!(!in_string && depth.is_empty(), "unbalanced: {line}");
     }
 }
+
+/// Every stored template with tool support renders a tool list and a whole tool round trip
+/// (assistant `tool_calls` with object arguments, then a `tool` message) through our
+/// `ChatTemplate`, and the prompt shows the tool and its result.
+#[test]
+fn templates_render_a_tool_round_trip() {
+    let messages = json!([
+        {"role": "user", "content": "What's the weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [{
+            "id": "call12345", "type": "function",
+            "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}]},
+        {"role": "tool", "tool_call_id": "call12345", "name": "get_weather",
+         "content": "22 degrees and sunny"},
+    ]);
+    // Hermes 3 reads `parameters.properties` of every tool (as in Python), so the
+    // parameterless tool gets the empty schema a server should fill in.
+    let mut tools = weather_tools();
+    tools[1]["function"]["parameters"] = json!({"type": "object", "properties": {}});
+    let tools = Value::from(tools);
+    for file in [
+        "qwen2.5.jinja",
+        "qwen3.jinja",
+        "hermes3.jinja",
+        "llama3.1.jinja",
+        "llama3.2.jinja",
+        "mistral-nemo.jinja",
+        "mistral-small-3.2.jinja",
+    ] {
+        let source = template(file);
+        assert!(ToolSyntax::detect(&source).is_some(), "{file}");
+        let chat = crate::text::ChatTemplate::new(&source, "<s>", "</s>").expect("compile");
+        let prompt = chat
+            .render(&messages, Some(&tools), true)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        for needle in [
+            "get_weather",
+            "Weather in a city",
+            "22 degrees and sunny",
+            "Paris",
+        ] {
+            assert!(prompt.contains(needle), "{file}: no {needle:?} in {prompt}");
+        }
+    }
+}
