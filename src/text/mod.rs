@@ -12,6 +12,9 @@
 //! - [`StreamDecoder`] (`stream.rs`): UTF-8-safe streaming deltas.
 //! - [`ChatTemplate`] (`template.rs`): HF-compatible Jinja rendering.
 //! - [`tok_env`] (`trie.rs`): the tokenizer as llguidance's token trie, for grammars.
+//! - [`ToolCallParser`] / [`ToolSyntax`] (`tool_calls/`): a model's native tool-call syntax,
+//!   parsed from streamed text, and grammars that force a call.
+//! - [`ThinkingParser`] / [`ThinkingSyntax`] (`thinking.rs`): reasoning split from the answer.
 
 mod convert;
 mod error;
@@ -21,8 +24,10 @@ mod pretokenize;
 mod special;
 mod stream;
 mod template;
+mod thinking;
 mod tokenizer;
 mod trie;
+mod tool_calls;
 
 pub use error::TextError;
 pub use hf_tokenizer::HfTokenizer;
@@ -30,5 +35,7 @@ pub use meta::TokenType;
 pub use pretokenize::{pre_for_regexes, GPT2_REGEX};
 pub use stream::StreamDecoder;
 pub use template::ChatTemplate;
+pub use thinking::{ThinkingParser, ThinkingSyntax};
 pub use tokenizer::{Tokenizer, VocabKind};
 pub use trie::tok_env;
+pub use tool_calls::{ParsedToolCall, ToolCallParser, ToolOutput, ToolSyntax};
