@@ -178,14 +178,20 @@ async fn options_and_unsupported_features() {
     )
     .await;
     assert_eq!(s, 400, "{v}");
-    assert!(v["error"].as_str().expect("msg").contains("uniqueItems"), "{v}");
+    assert!(
+        v["error"].as_str().expect("msg").contains("uniqueItems"),
+        "{v}"
+    );
     let (s, v) = post(
         &chat,
         json!({"model": "smollm2", "messages": msgs, "format": 5}),
     )
     .await;
     assert_eq!(s, 500, "{v}");
-    assert!(v["error"].as_str().expect("msg").starts_with("invalid format"));
+    assert!(v["error"]
+        .as_str()
+        .expect("msg")
+        .starts_with("invalid format"));
     assert_eq!(
         post(
             &chat,

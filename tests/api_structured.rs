@@ -91,7 +91,10 @@ async fn chat(base: &str, body: Value) -> (String, String) {
     let r = post(&format!("{base}/api/chat"), body).await;
     assert_eq!(r.status(), 200);
     let v: Value = r.json().await.expect("json");
-    let content = v["message"]["content"].as_str().expect("content").to_string();
+    let content = v["message"]["content"]
+        .as_str()
+        .expect("content")
+        .to_string();
     let reason = v["done_reason"].as_str().expect("done_reason").to_string();
     (content, reason)
 }
@@ -137,7 +140,10 @@ async fn every_seeded_sample_validates_against_its_schema() {
                 .iter_errors(&value)
                 .map(|e| e.to_string())
                 .collect();
-            assert!(errors.is_empty(), "{what}, seed {seed}: {errors:?}: {content}");
+            assert!(
+                errors.is_empty(),
+                "{what}, seed {seed}: {errors:?}: {content}"
+            );
         }
     }
 }
@@ -172,8 +178,8 @@ async fn format_json_always_parses_as_an_object() {
         // A model that loops is cut by num_predict ("length"); the reply is closed and
         // still parses.
         assert!(["stop", "length"].contains(&reply["done_reason"].as_str().unwrap_or("")));
-        let value: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("seed {seed}: {e}: {text:?}"));
+        let value: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}: {text:?}"));
         assert!(value.is_object(), "seed {seed}: {text}");
     }
 }
@@ -184,7 +190,8 @@ async fn streaming_and_not_streaming_agree() {
     for (what, prompt, schema) in schemas().into_iter().take(3) {
         for seed in [1, 2] {
             let (whole, _) = chat(&base, chat_body(prompt, schema.clone(), seed, false)).await;
-            let streamed = chat_streamed(&base, chat_body(prompt, schema.clone(), seed, true)).await;
+            let streamed =
+                chat_streamed(&base, chat_body(prompt, schema.clone(), seed, true)).await;
             assert_eq!(streamed, whole, "{what}, seed {seed}");
         }
     }
@@ -213,7 +220,11 @@ async fn streaming_and_not_streaming_agree() {
             .filter_map(|l| l.strip_prefix("data: "))
             .filter(|d| *d != "[DONE]")
             .filter_map(|d| serde_json::from_str::<Value>(d).ok())
-            .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(String::from))
+            .filter_map(|v| {
+                v["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(String::from)
+            })
             .collect();
         assert_eq!(streamed, content);
     }
@@ -229,7 +240,12 @@ async fn a_batch_mixing_constrained_and_free_sequences_matches_each_alone() {
     .await;
     let (_, prompt, schema) = &schemas()[1];
     let free = |seed: u64| {
-        let mut body = chat_body("Write a short poem about the sea.", Value::Null, seed, false);
+        let mut body = chat_body(
+            "Write a short poem about the sea.",
+            Value::Null,
+            seed,
+            false,
+        );
         body["options"]["num_predict"] = json!(60);
         body
     };

@@ -33,6 +33,8 @@ pub struct GenerateChunk {
     pub model: String,
     pub created_at: String,
     pub response: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<String>,
     pub done: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub done_reason: Option<String>,

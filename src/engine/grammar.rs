@@ -61,7 +61,7 @@ fn json_grammar(mut schema: Value) -> TopLevelGrammar {
 /// given that freedom invents nested keys until it runs out of tokens. The output still
 /// validates against the schema as written. `allOf` branches are left open (closing each
 /// would forbid the keys of the others).
-fn close_objects(schema: &mut Value) {
+pub fn close_objects(schema: &mut Value) {
     let Some(obj) = schema.as_object_mut() else {
         return;
     };
@@ -203,7 +203,10 @@ impl Constraint {
     /// context, so it still parses (open strings and containers closed). `None` for other
     /// grammars: a schema's required keys cannot be made up.
     pub fn closing(&self) -> Option<String> {
-        self.json.as_ref().filter(|_| self.closes).map(JsonTail::closing)
+        self.json
+            .as_ref()
+            .filter(|_| self.closes)
+            .map(JsonTail::closing)
     }
 
     /// After a token was consumed: may nothing but the end follow?

@@ -108,7 +108,13 @@ impl JsonTail {
                     Escape::None
                 }
             }
-            Escape::Hex(n) => self.escape = if n > 1 { Escape::Hex(n - 1) } else { Escape::None },
+            Escape::Hex(n) => {
+                self.escape = if n > 1 {
+                    Escape::Hex(n - 1)
+                } else {
+                    Escape::None
+                }
+            }
             Escape::None if b == b'\\' => self.escape = Escape::Started,
             Escape::None if b == b'"' => {
                 self.in_string = false;
@@ -176,7 +182,8 @@ mod tests {
 
     #[test]
     fn every_prefix_of_a_json_text_closes_into_valid_json() {
-        let text = r#"{"a": [1, -2.5e+3, true, null, {"k\"\u00e9y": "v\\al"}], "b": {"c": [], "d": fals"#;
+        let text =
+            r#"{"a": [1, -2.5e+3, true, null, {"k\"\u00e9y": "v\\al"}], "b": {"c": [], "d": fals"#;
         let whole = format!("{text}e}}}}");
         assert!(serde_json::from_str::<serde_json::Value>(&whole).is_ok());
         for end in 0..=text.len() {

@@ -20,9 +20,9 @@ mod worker;
 
 pub use embedding::EmbedHandle;
 pub use error::EngineError;
-pub use grammar::{Constraint, Grammar, Grammars};
+pub use grammar::{close_objects, Constraint, Grammar, Grammars};
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
-pub use prompt::{ChatPrompt, GeneratePrompt, PromptModel};
+pub use prompt::{template_capabilities, ChatPrompt, GeneratePrompt, Prompt, PromptModel};
 pub use registry::{Decoder, Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig, Runner};
 pub use sampling::{argmax, log_probs, Sampler};
 pub use stats::{EngineStats, StatsSnapshot};

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{EngineError, GenerateOptions};
-use crate::text::{ChatTemplate, Tokenizer};
+use crate::text::{ChatTemplate, ThinkingSyntax, Tokenizer, ToolSyntax};
 
 /// The text side of a loaded model.
 pub struct PromptModel {
@@ -14,11 +14,40 @@ pub struct PromptModel {
     template: ChatTemplate,
     /// The Jinja source, for `/api/show`.
     pub template_source: String,
+    /// How the template lets the model call tools (`None`: it cannot).
+    pub tools: Option<ToolSyntax>,
+    /// How the template marks reasoning (`None`: the model does not think).
+    pub thinking: Option<ThinkingSyntax>,
+}
+
+/// Ollama's capability names for a decoder with this chat template: `completion`, then
+/// `tools` and `thinking` when the template supports them.
+pub fn template_capabilities(template: &str) -> Vec<&'static str> {
+    let mut caps = vec!["completion"];
+    if ToolSyntax::detect(template).is_some() {
+        caps.push("tools");
+    }
+    if ThinkingSyntax::detect(template).is_some() {
+        caps.push("thinking");
+    }
+    caps
 }
 
 /// A chat, already validated, as the template sees it.
+#[derive(Default)]
 pub struct ChatPrompt {
     pub messages: Vec<Value>,
+    /// Tool definitions (`None`: the template sees `tools` as none).
+    pub tools: Option<Value>,
+    /// More template variables: `enable_thinking`, `reasoning_effort`.
+    pub vars: Map<String, Value>,
+}
+
+/// A prompt ready for the engine.
+pub struct Prompt {
+    pub tokens: Vec<u32>,
+    /// The text the tokens came from (the rendered template, or the raw prompt).
+    pub text: String,
 }
 
 /// The prompt parts of `/api/generate`.
@@ -29,6 +58,8 @@ pub struct GeneratePrompt<'a> {
     pub raw: bool,
     /// Tokens of an earlier exchange to continue (Ollama's deprecated `context`).
     pub context: &'a [u32],
+    /// More template variables (see [`ChatPrompt::vars`]).
+    pub vars: &'a Map<String, Value>,
 }
 
 impl PromptModel {
@@ -54,6 +85,8 @@ impl PromptModel {
         Ok(Self {
             tokenizer,
             template,
+            tools: ToolSyntax::detect(&source),
+            thinking: ThinkingSyntax::detect(&source),
             template_source: source,
         })
     }
@@ -66,12 +99,18 @@ impl PromptModel {
         chat: &ChatPrompt,
         options: &GenerateOptions,
         truncate: bool,
-    ) -> Result<Vec<u32>, EngineError> {
+    ) -> Result<Prompt, EngineError> {
         let mut messages = chat.messages.clone();
         loop {
-            let tokens = self.render_and_encode(&messages)?;
+            let text = self.template.render_with(
+                &Value::Array(messages.clone()),
+                chat.tools.as_ref(),
+                true,
+                &chat.vars,
+            )?;
+            let tokens = self.encode_rendered(&text, true)?;
             if fits(&tokens, options.num_ctx) {
-                return Ok(tokens);
+                return Ok(Prompt { tokens, text });
             }
             if !truncate {
                 return Err(EngineError::PromptTooLong);
@@ -84,7 +123,10 @@ impl PromptModel {
                 Some(i) => {
                     messages.remove(i);
                 }
-                None => return Ok(cut(&tokens, options)),
+                None => {
+                    let tokens = cut(&tokens, options);
+                    return Ok(Prompt { tokens, text });
+                }
             }
         }
     }
@@ -96,36 +138,34 @@ impl PromptModel {
         p: &GeneratePrompt<'_>,
         options: &GenerateOptions,
         truncate: bool,
-    ) -> Result<Vec<u32>, EngineError> {
+    ) -> Result<Prompt, EngineError> {
         let (prompt, system, raw, context) = (p.prompt, p.system, p.raw, p.context);
         let num_ctx = options.num_ctx;
         let mut tokens = context.to_vec();
-        if raw {
+        let text = if raw {
             let add_bos = context.is_empty() && self.tokenizer.add_bos();
             tokens.extend(self.tokenizer.encode(prompt, add_bos)?);
+            prompt.to_string()
         } else {
             let mut messages = vec![];
             if let Some(system) = system.filter(|s| !s.is_empty()) {
                 messages.push(json!({"role": "system", "content": system}));
             }
             messages.push(json!({"role": "user", "content": prompt}));
-            let rendered = self.template.render(&Value::Array(messages), None, true)?;
+            let rendered =
+                self.template
+                    .render_with(&Value::Array(messages), None, true, p.vars)?;
             tokens.extend(self.encode_rendered(&rendered, context.is_empty())?);
-        }
+            rendered
+        };
         if fits(&tokens, num_ctx) {
-            return Ok(tokens);
+            return Ok(Prompt { tokens, text });
         }
         if !truncate {
             return Err(EngineError::PromptTooLong);
         }
-        Ok(cut(&tokens, options))
-    }
-
-    fn render_and_encode(&self, messages: &[Value]) -> Result<Vec<u32>, EngineError> {
-        let rendered = self
-            .template
-            .render(&Value::Array(messages.to_vec()), None, true)?;
-        self.encode_rendered(&rendered, true)
+        let tokens = cut(&tokens, options);
+        Ok(Prompt { tokens, text })
     }
 
     /// Templates often write the BOS text themselves; never add a second one.

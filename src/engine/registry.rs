@@ -8,7 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use candle_core::Device;
 
 use super::{
-    EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars, PromptModel, StatsSnapshot,
+    template_capabilities, EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars,
+    PromptModel, StatsSnapshot,
 };
 use crate::model::bert::{is_bert_dir, Embedder};
 use crate::model::{Checkpoint, LoadOptions, Model};
@@ -77,7 +78,7 @@ impl LoadedModel {
     /// Ollama's capability names (`/api/show`).
     pub fn capabilities(&self) -> Vec<&'static str> {
         match &self.runner {
-            Runner::Decoder(_) => vec!["completion"],
+            Runner::Decoder(d) => template_capabilities(&d.prompt.template_source),
             Runner::Embedder(_) => vec!["embedding"],
         }
     }

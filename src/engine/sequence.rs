@@ -180,7 +180,11 @@ impl Sequence {
             }
             StopOutcome::Emit(_) => {}
         }
-        if self.constraint.as_ref().is_some_and(Constraint::is_complete) {
+        if self
+            .constraint
+            .as_ref()
+            .is_some_and(Constraint::is_complete)
+        {
             let rest = self.drain_held_back();
             return self.finish(FinishReason::Stop, Some(rest));
         }

@@ -2,9 +2,9 @@
 //! not have yet, running a job on the engine, and turning its events into pieces that each
 //! route frames its way.
 
-use std::time::{Duration, Instant};
-
+use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use futures::{Stream, StreamExt};
 use serde_json::{Map, Value};
@@ -12,22 +12,31 @@ use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::ndjson::ndjson_response;
+use super::output::{Asks, OutputParser, Part, Think, ToolCall, ToolChoice};
 use super::AppState;
 use crate::api::{KeepAlive, Logprob, Metrics, TopLogprob};
 use crate::engine::{
     ChatPrompt, Done, EngineError, Event, GenerateJob, GenerateOptions, GeneratePrompt, Grammar,
     Lease, Registry, TokenLogprob, TokenProb,
 };
+use crate::text::Tokenizer;
 
 /// One step of a generation, as the routes see it.
 pub enum Piece {
-    /// Text, with the logprobs of the tokens sampled since the previous piece (when asked).
+    /// Answer text, with the logprobs of the tokens sampled since the previous piece (when
+    /// asked).
     Text {
         text: String,
         logprobs: Vec<TokenLogprob>,
     },
+    /// Reasoning text (`think`).
+    Thinking(String),
+    /// Whole tool calls, parsed from the model's own syntax.
+    Calls(Vec<ToolCall>),
     Done {
+        /// `stop` or `length`; routes that relabel a reply with calls see `called`.
         reason: &'static str,
+        called: bool,
         metrics: Metrics,
         context: Vec<u32>,
         /// Logprobs of tokens whose text never came (held back at the end).
@@ -58,6 +67,31 @@ pub struct Run<'a> {
     pub logprobs: Option<usize>,
     /// Structured output: what the generation must match.
     pub grammar: Option<Grammar>,
+    pub think: Think,
+    /// Tool definitions (chat only).
+    pub tools: Vec<Value>,
+    pub tool_choice: ToolChoice,
+    /// A forced choice may be several calls (OpenAI's `parallel_tool_calls: true`); one
+    /// otherwise.
+    pub parallel_tool_calls: bool,
+}
+
+impl<'a> Run<'a> {
+    /// A run with nothing but its input and options set.
+    pub fn new(input: Input, options: Option<&'a Map<String, Value>>) -> Self {
+        Self {
+            input,
+            options,
+            truncate: true,
+            shift: true,
+            logprobs: None,
+            grammar: None,
+            think: Think::Default,
+            tools: vec![],
+            tool_choice: ToolChoice::Auto,
+            parallel_tool_calls: false,
+        }
+    }
 }
 
 /// Tokenizes the input, queues the job and returns its pieces. The options are validated
@@ -74,14 +108,32 @@ pub async fn run(
         lease.model.max_num_ctx,
     )?;
     let decoder = Arc::clone(lease.model.decoder("generate", &lease.model.stored.name)?);
+    let asks = Asks::resolve(
+        &decoder.prompt,
+        &lease.model.stored.name,
+        run.think,
+        &run.tools,
+        &run.tool_choice,
+        run.parallel_tool_calls,
+        run.grammar.is_some(),
+    )?;
+    let grammar = run.grammar.or_else(|| asks.grammar.clone());
+    let visible = visible_tokens(&decoder.prompt.tokenizer, &asks.markers);
     let (opts, truncate) = (options.clone(), run.truncate);
-    let (input, grammar) = (run.input, run.grammar);
-    let model = Arc::clone(&decoder);
-    let (tokens, constraint) = tokio::task::spawn_blocking(move || {
+    let input = run.input;
+    let (model, vars, tools) = (Arc::clone(&decoder), asks.vars.clone(), asks.tools.clone());
+    let (prompt, constraint) = tokio::task::spawn_blocking(move || {
         let constraint = grammar.map(|g| model.grammars.compile(&g)).transpose()?;
         let prompt = &model.prompt;
         let tokens = match input {
-            Input::Chat(messages) => prompt.chat_tokens(&ChatPrompt { messages }, &opts, truncate),
+            Input::Chat(messages) => {
+                let chat = ChatPrompt {
+                    messages,
+                    tools,
+                    vars,
+                };
+                prompt.chat_tokens(&chat, &opts, truncate)
+            }
             Input::Generate {
                 prompt: text,
                 system,
@@ -93,6 +145,7 @@ pub async fn run(
                     system: system.as_deref(),
                     raw,
                     context: &context,
+                    vars: &vars,
                 };
                 prompt.generate_tokens(&generate, &opts, truncate)
             }
@@ -101,15 +154,25 @@ pub async fn run(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let parser = asks.parser(&prompt.text);
     let rx = decoder.engine.submit(GenerateJob {
-        prompt: tokens,
+        prompt: prompt.tokens,
         options,
         shift: run.shift,
         logprobs: run.logprobs,
         constraint,
-        visible: vec![],
+        visible,
     })?;
-    Ok(pieces(rx, lease, started))
+    Ok(pieces(rx, lease, started, parser))
+}
+
+/// Control tokens among `markers`: the engine prints them so the parsers see them.
+fn visible_tokens(tokenizer: &Tokenizer, markers: &[String]) -> Vec<u32> {
+    markers
+        .iter()
+        .filter_map(|m| tokenizer.token_id(m))
+        .filter(|&id| tokenizer.is_control(id))
+        .collect()
 }
 
 /// `logprobs` / `top_logprobs` of a request as the engine takes them.
@@ -126,33 +189,97 @@ pub fn logprobs(
     Ok((logprobs == Some(true)).then_some(top as usize))
 }
 
-/// Engine events as pieces. The lease is held until the stream ends or is dropped (the
-/// client went away), which also drops the receiver and so cancels the job.
+/// Engine events as pieces, taken apart by `parser`. The lease is held until the stream
+/// ends or is dropped (the client went away), which also drops the receiver and so cancels
+/// the job.
 pub fn pieces(
     rx: mpsc::UnboundedReceiver<Event>,
     lease: Lease,
     started: Instant,
+    parser: OutputParser,
 ) -> impl Stream<Item = Piece> + Send {
-    futures::stream::unfold(Some((rx, lease)), move |state| async move {
-        let (mut rx, lease) = state?;
-        let mut logprobs = vec![];
-        let piece = loop {
-            match rx.recv().await {
-                Some(Event::Logprob(lp)) => logprobs.push(lp),
-                Some(Event::Text(text)) => {
-                    let piece = Piece::Text { text, logprobs };
-                    return Some((piece, Some((rx, lease))));
-                }
-                Some(Event::Done(done)) => break done_piece(done, &lease, started, logprobs),
-                Some(Event::Error(e)) => break Piece::Error(e),
-                None => break Piece::Error("the model runner stopped unexpectedly".into()),
+    let state = Pieces {
+        rx,
+        lease,
+        parser,
+        ready: VecDeque::new(),
+        logprobs: vec![],
+        ended: false,
+    };
+    futures::stream::unfold(state, move |mut st| async move {
+        loop {
+            if let Some(piece) = st.ready.pop_front() {
+                return Some((piece, st));
             }
-        };
-        Some((piece, None))
+            if st.ended {
+                return None;
+            }
+            match st.rx.recv().await {
+                Some(Event::Logprob(lp)) => st.logprobs.push(lp),
+                Some(Event::Text(text)) => {
+                    let parts = st.parser.push(&text);
+                    st.queue(parts);
+                }
+                Some(Event::Done(done)) => {
+                    let parts = st.parser.finish();
+                    st.queue(parts);
+                    let logprobs = std::mem::take(&mut st.logprobs);
+                    let called = st.parser.called();
+                    let piece = done_piece(done, &st.lease, started, logprobs, called);
+                    st.ready.push_back(piece);
+                    st.ended = true;
+                }
+                Some(Event::Error(e)) => {
+                    st.ready.push_back(Piece::Error(e));
+                    st.ended = true;
+                }
+                None => {
+                    let e = "the model runner stopped unexpectedly".to_string();
+                    st.ready.push_back(Piece::Error(e));
+                    st.ended = true;
+                }
+            }
+        }
     })
 }
 
-fn done_piece(done: Done, lease: &Lease, started: Instant, logprobs: Vec<TokenLogprob>) -> Piece {
+/// The state of [`pieces`].
+struct Pieces {
+    rx: mpsc::UnboundedReceiver<Event>,
+    lease: Lease,
+    parser: OutputParser,
+    ready: VecDeque<Piece>,
+    /// Logprobs of tokens whose answer text has not come out yet.
+    logprobs: Vec<TokenLogprob>,
+    ended: bool,
+}
+
+impl Pieces {
+    /// Parsed parts as pieces: consecutive calls in one piece, logprobs on answer text.
+    fn queue(&mut self, parts: Vec<Part>) {
+        for part in parts {
+            match part {
+                Part::Content(text) => {
+                    let logprobs = std::mem::take(&mut self.logprobs);
+                    self.ready.push_back(Piece::Text { text, logprobs });
+                }
+                Part::Thinking(t) => self.ready.push_back(Piece::Thinking(t)),
+                Part::Call(call) => match self.ready.back_mut() {
+                    Some(Piece::Calls(calls)) => calls.push(call),
+                    _ => self.ready.push_back(Piece::Calls(vec![call])),
+                },
+            }
+        }
+    }
+}
+
+fn done_piece(
+    done: Done,
+    lease: &Lease,
+    started: Instant,
+    logprobs: Vec<TokenLogprob>,
+    called: bool,
+) -> Piece {
     let metrics = Metrics {
         total_duration: nanos(started.elapsed()),
         load_duration: nanos(lease.load_duration),
@@ -163,6 +290,7 @@ fn done_piece(done: Done, lease: &Lease, started: Instant, logprobs: Vec<TokenLo
     };
     Piece::Done {
         reason: done.reason.as_str(),
+        called,
         metrics,
         context: done.tokens,
         logprobs,
@@ -196,6 +324,9 @@ pub fn wire_logprobs(asked: bool, logprobs: &[TokenLogprob]) -> Option<Vec<Logpr
 /// A whole generation, for `stream:false`.
 pub struct Collected {
     pub text: String,
+    pub thinking: String,
+    pub calls: Vec<ToolCall>,
+    /// `stop` or `length`.
     pub reason: &'static str,
     pub metrics: Metrics,
     pub context: Vec<u32>,
@@ -206,6 +337,8 @@ pub struct Collected {
 pub async fn collect(stream: impl Stream<Item = Piece>) -> Result<Collected, ApiError> {
     let mut stream = std::pin::pin!(stream);
     let mut text = String::new();
+    let mut thinking = String::new();
+    let mut calls = vec![];
     let mut all = vec![];
     while let Some(piece) = stream.next().await {
         match piece {
@@ -213,15 +346,20 @@ pub async fn collect(stream: impl Stream<Item = Piece>) -> Result<Collected, Api
                 text.push_str(&t);
                 all.extend(logprobs);
             }
+            Piece::Thinking(t) => thinking.push_str(&t),
+            Piece::Calls(c) => calls.extend(c),
             Piece::Done {
                 reason,
                 metrics,
                 context,
                 logprobs,
+                ..
             } => {
                 all.extend(logprobs);
                 return Ok(Collected {
                     text,
+                    thinking,
+                    calls,
                     reason,
                     metrics,
                     context,
@@ -272,31 +410,14 @@ pub fn keep_alive(value: Option<&Value>) -> Result<Option<Option<Duration>>, Api
     }))
 }
 
-/// Features that later work adds answer a clear error now, never a fake success.
+/// Features rollama does not have answer a clear error, never a fake success.
 pub struct Unsupported<'a> {
     pub model: &'a str,
-    pub think: Option<&'a Value>,
     pub images: bool,
 }
 
 impl Unsupported<'_> {
     pub fn check(&self) -> Result<(), ApiError> {
-        match self.think {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-            Some(Value::Bool(true)) => return Err(self.no_thinking()),
-            Some(Value::String(s)) if ["high", "medium", "low", "max"].contains(&s.as_str()) => {
-                return Err(self.no_thinking())
-            }
-            Some(other) => {
-                let shown = match other {
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                };
-                return Err(ApiError::BadRequest(format!(
-                    "invalid think value: \"{shown}\" (must be \"high\", \"medium\", \"low\", \"max\", true, or false)"
-                )));
-            }
-        }
         if self.images {
             return Err(ApiError::BadRequest(format!(
                 "{} does not support vision",
@@ -304,10 +425,6 @@ impl Unsupported<'_> {
             )));
         }
         Ok(())
-    }
-
-    fn no_thinking(&self) -> ApiError {
-        ApiError::BadRequest(format!("\"{}\" does not support thinking", self.model))
     }
 }
 

@@ -6,6 +6,7 @@ mod generation;
 mod json;
 mod ndjson;
 mod openai;
+mod output;
 mod routes;
 mod sse;
 

@@ -26,8 +26,8 @@ mod stream;
 mod template;
 mod thinking;
 mod tokenizer;
-mod trie;
 mod tool_calls;
+mod trie;
 
 pub use error::TextError;
 pub use hf_tokenizer::HfTokenizer;
@@ -37,5 +37,5 @@ pub use stream::StreamDecoder;
 pub use template::ChatTemplate;
 pub use thinking::{ThinkingParser, ThinkingSyntax};
 pub use tokenizer::{Tokenizer, VocabKind};
-pub use trie::tok_env;
 pub use tool_calls::{ParsedToolCall, ToolCallParser, ToolOutput, ToolSyntax};
+pub use trie::tok_env;

@@ -65,17 +65,34 @@ impl ChatTemplate {
         tools: Option<&serde_json::Value>,
         add_generation_prompt: bool,
     ) -> Result<String, TextError> {
+        self.render_with(
+            messages,
+            tools,
+            add_generation_prompt,
+            &serde_json::Map::new(),
+        )
+    }
+
+    /// [`render`](Self::render) with more variables (`enable_thinking`,
+    /// `reasoning_effort`): what `apply_chat_template(**kwargs)` passes in transformers.
+    pub fn render_with(
+        &self,
+        messages: &serde_json::Value,
+        tools: Option<&serde_json::Value>,
+        add_generation_prompt: bool,
+        extra: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<String, TextError> {
         let template = self.env.get_template(NAME).map_err(template_err)?;
         let tools = tools.map_or(Value::from(()), Value::from_serialize);
-        template
-            .render(context! {
-                messages => Value::from_serialize(messages),
-                tools => tools,
-                add_generation_prompt => add_generation_prompt,
-                bos_token => self.bos_token.as_str(),
-                eos_token => self.eos_token.as_str(),
-            })
-            .map_err(template_err)
+        let base = context! {
+            messages => Value::from_serialize(messages),
+            tools => tools,
+            add_generation_prompt => add_generation_prompt,
+            bos_token => self.bos_token.as_str(),
+            eos_token => self.eos_token.as_str(),
+        };
+        let ctx = context! { ..base, ..Value::from_serialize(extra) };
+        template.render(ctx).map_err(template_err)
     }
 }
 

@@ -149,3 +149,47 @@ pub async fn post(url: &str, body: serde_json::Value) -> reqwest::Response {
         .await
         .expect("request")
 }
+
+/// A copy of a cached test GGUF whose `tokenizer.chat_template` is the fixture template
+/// `tests/fixtures/templates/<template>` (weights and tokenizer untouched), linked into
+/// `store` as `<name>.gguf`. Built once per cache.
+pub fn templated_model(base: &str, template: &str, store: &std::path::Path, name: &str) {
+    use candle_core::quantized::gguf_file;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("tests/fixtures/templates").join(template))
+        .expect("read template fixture");
+    let stem = template.trim_end_matches(".jinja");
+    let target = model_dir()
+        .join("variants")
+        .join(format!("{base}-{stem}.gguf"));
+    if !target.exists() {
+        let mut file = std::fs::File::open(model_path(base)).expect("open gguf");
+        let content = gguf_file::Content::read(&mut file).expect("read gguf");
+        let tensors: Vec<(String, candle_core::quantized::QTensor)> = content
+            .tensor_infos
+            .keys()
+            .map(|n| {
+                let t = content
+                    .tensor(&mut file, n, &candle_core::Device::Cpu)
+                    .expect("tensor");
+                (n.clone(), t)
+            })
+            .collect();
+        let mut meta = content.metadata.clone();
+        meta.insert(
+            "tokenizer.chat_template".into(),
+            gguf_file::Value::String(source),
+        );
+        let meta_refs: Vec<(&str, &gguf_file::Value)> =
+            meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> =
+            tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("variants dir");
+        let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).expect("create"));
+        gguf_file::write(&mut out, &meta_refs, &tensor_refs).expect("write gguf");
+        drop(out);
+        std::fs::rename(&tmp, &target).expect("rename");
+    }
+    std::os::unix::fs::symlink(&target, store.join(format!("{name}.gguf"))).expect("link");
+}

@@ -9,10 +9,11 @@ use serde_json::Value;
 use crate::api::{timestamp_now, ChatChunk, ChatRequest, Message};
 use crate::server::error::ApiError;
 use crate::server::generation::{
-    collect, format_grammar, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
-    Run, Unsupported,
+    collect, format_grammar, keep_alive, load_or_unload, logprobs, ndjson_pieces, run,
+    wire_logprobs, Input, Piece, Run, Unsupported,
 };
 use crate::server::json::{ok_json, OllamaJson};
+use crate::server::output::{Think, ToolCall};
 use crate::server::AppState;
 
 pub async fn chat(
@@ -25,7 +26,6 @@ pub async fn chat(
     }
     Unsupported {
         model: &req.model,
-        think: req.think.as_ref(),
         images: req
             .messages
             .iter()
@@ -33,6 +33,7 @@ pub async fn chat(
     }
     .check()?;
     let grammar = format_grammar(req.format.as_ref())?;
+    let think = Think::from_request(req.think.as_ref())?;
     let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
@@ -43,13 +44,6 @@ pub async fn chat(
 
     let lease = state.registry.acquire(&req.model, keep_alive).await?;
     lease.model.decoder("chat", &req.model)?;
-    // `"tools": []` (always sent by ollama-python) needs no capability.
-    if req.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(ApiError::BadRequest(format!(
-            "registry.ollama.ai/library/{} does not support tools",
-            lease.model.stored.name
-        )));
-    }
     let messages = req
         .messages
         .iter()
@@ -60,18 +54,22 @@ pub async fn chat(
         })
         .collect();
     let job = Run {
-        input: Input::Chat(messages),
-        options: req.options.as_ref(),
         truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
         logprobs: top_logprobs,
         grammar,
+        think,
+        // `"tools": []` (always sent by ollama-python) needs no capability.
+        tools: req.tools.clone().unwrap_or_default(),
+        ..Run::new(Input::Chat(messages), req.options.as_ref())
     };
     let stream = run(&state, lease, job, started).await?;
     let (name, asked) = (req.model.clone(), top_logprobs.is_some());
     if req.stream == Some(false) {
         let all = collect(stream).await?;
         let mut reply = chunk(&name, all.text, Some(all.reason));
+        reply.message.thinking = Some(all.thinking).filter(|t| !t.is_empty());
+        reply.message.tool_calls = native_calls(&all.calls);
         reply.metrics = Some(all.metrics);
         reply.logprobs = wire_logprobs(asked, &all.logprobs);
         return Ok(ok_json(&reply));
@@ -80,6 +78,16 @@ pub async fn chat(
         Piece::Text { text, logprobs } => {
             let mut c = chunk(&name, text, None);
             c.logprobs = wire_logprobs(asked, &logprobs);
+            serde_json::to_value(c)
+        }
+        Piece::Thinking(thinking) => {
+            let mut c = chunk(&name, String::new(), None);
+            c.message.thinking = Some(thinking);
+            serde_json::to_value(c)
+        }
+        Piece::Calls(calls) => {
+            let mut c = chunk(&name, String::new(), None);
+            c.message.tool_calls = native_calls(&calls);
             serde_json::to_value(c)
         }
         Piece::Done {
@@ -95,6 +103,11 @@ pub async fn chat(
         }
         Piece::Error(e) => Ok(serde_json::json!({ "error": e })),
     }))
+}
+
+/// Calls in Ollama's shape; `None` when there are none.
+fn native_calls(calls: &[ToolCall]) -> Option<Vec<Value>> {
+    (!calls.is_empty()).then(|| calls.iter().map(ToolCall::native).collect())
 }
 
 fn chunk(model: &str, content: String, done_reason: Option<&str>) -> ChatChunk {

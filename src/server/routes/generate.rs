@@ -8,10 +8,11 @@ use axum::response::Response;
 use crate::api::{timestamp_now, GenerateChunk, GenerateRequest};
 use crate::server::error::ApiError;
 use crate::server::generation::{
-    collect, format_grammar, keep_alive, load_or_unload, logprobs, ndjson_pieces, run, wire_logprobs, Input, Piece,
-    Run, Unsupported,
+    collect, format_grammar, keep_alive, load_or_unload, logprobs, ndjson_pieces, run,
+    wire_logprobs, Input, Piece, Run, Unsupported,
 };
 use crate::server::json::{ok_json, OllamaJson};
+use crate::server::output::Think;
 use crate::server::AppState;
 
 pub async fn generate(
@@ -34,11 +35,11 @@ pub async fn generate(
     }
     Unsupported {
         model: &req.model,
-        think: req.think.as_ref(),
         images: req.images.as_ref().is_some_and(|i| !i.is_empty()),
     }
     .check()?;
     let grammar = format_grammar(req.format.as_ref())?;
+    let think = Think::from_request(req.think.as_ref())?;
     let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
     let keep_alive = keep_alive(req.keep_alive.as_ref())?;
 
@@ -60,24 +61,27 @@ pub async fn generate(
             "the 'template' field (a Go template) is not supported by rollama; the model's own chat template is used".into(),
         ));
     }
+    let input = Input::Generate {
+        prompt: req.prompt,
+        system: req.system,
+        raw: req.raw,
+        context: req.context.unwrap_or_default(),
+    };
     let job = Run {
-        input: Input::Generate {
-            prompt: req.prompt,
-            system: req.system,
-            raw: req.raw,
-            context: req.context.unwrap_or_default(),
-        },
-        options: req.options.as_ref(),
         truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
         logprobs: top_logprobs,
         grammar,
+        // A raw prompt has no template to turn reasoning on or off.
+        think: if req.raw { Think::Off } else { think },
+        ..Run::new(input, req.options.as_ref())
     };
     let stream = run(&state, lease, job, started).await?;
     let (name, raw, asked) = (req.model.clone(), req.raw, top_logprobs.is_some());
     if req.stream == Some(false) {
         let all = collect(stream).await?;
         let mut reply = chunk(&name, all.text, Some(all.reason));
+        reply.thinking = Some(all.thinking).filter(|t| !t.is_empty());
         reply.metrics = Some(all.metrics);
         reply.context = (!raw).then_some(all.context);
         reply.logprobs = wire_logprobs(asked, &all.logprobs);
@@ -89,11 +93,19 @@ pub async fn generate(
             c.logprobs = wire_logprobs(asked, &logprobs);
             serde_json::to_value(c)
         }
+        Piece::Thinking(thinking) => {
+            let mut c = chunk(&name, String::new(), None);
+            c.thinking = Some(thinking);
+            serde_json::to_value(c)
+        }
+        // Generate takes no tools, so no calls are ever parsed.
+        Piece::Calls(_) => serde_json::to_value(chunk(&name, String::new(), None)),
         Piece::Done {
             reason,
             metrics,
             context,
             logprobs,
+            ..
         } => {
             let mut last = chunk(&name, String::new(), Some(reason));
             last.metrics = Some(metrics);
@@ -110,6 +122,7 @@ fn chunk(model: &str, response: String, done_reason: Option<&str>) -> GenerateCh
         model: model.to_string(),
         created_at: timestamp_now(),
         response,
+        thinking: None,
         done: done_reason.is_some(),
         done_reason: done_reason.map(str::to_string),
         context: None,

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::api::{
     ModelDetails, PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse,
 };
+use crate::engine::template_capabilities;
 use crate::model::bert::{is_bert_dir, EmbedderInfo};
 use crate::model::gguf::{value_as_f64, value_as_u64};
 use crate::model::Checkpoint;
@@ -115,8 +116,11 @@ fn decoder_facts(stored: &StoredModel, verbose: bool) -> Result<Facts, ApiError>
     Ok(Facts {
         details: details(&file),
         model_info: model_info(&file, verbose),
+        capabilities: template_capabilities(&template)
+            .into_iter()
+            .map(String::from)
+            .collect(),
         template,
-        capabilities: vec!["completion".into()],
         tensors,
     })
 }

@@ -20,6 +20,7 @@ pub(super) fn forced(
     tools: &[Value],
     only: Option<&str>,
     special: &dyn Fn(&str) -> Option<u32>,
+    parallel: bool,
 ) -> Result<String, String> {
     let tools = select(tools, only)?;
     let terminal = |marker: &str| match special(marker) {
@@ -29,6 +30,18 @@ pub(super) fn forced(
     // Mistral's v11 tokenizers have `[ARGS]` as a control token; v3 / Nemo do not.
     let mistral_v11 = syntax == ToolSyntax::Mistral && special("[ARGS]").is_some();
     let mut grammar = match syntax {
+        ToolSyntax::Hermes if !parallel => format!(
+            "start: block\nblock: {} \"\\n\" call \"\\n\" {}\n",
+            terminal("<tool_call>"),
+            terminal("</tool_call>")
+        ),
+        ToolSyntax::Llama3 if !parallel => "start: call\n".to_string(),
+        ToolSyntax::Mistral if mistral_v11 && !parallel => {
+            format!("start: {} call\n", terminal("[TOOL_CALLS]"))
+        }
+        ToolSyntax::Mistral if !parallel => {
+            format!("start: {} \"[\" call \"]\"\n", terminal("[TOOL_CALLS]"))
+        }
         ToolSyntax::Hermes => format!(
             "start: block (\"\\n\" block)*\nblock: {} \"\\n\" call \"\\n\" {}\n",
             terminal("<tool_call>"),

@@ -94,7 +94,18 @@ impl ToolSyntax {
         only: Option<&str>,
         special: &dyn Fn(&str) -> Option<u32>,
     ) -> Result<String, String> {
-        grammar::forced(*self, tools, only, special)
+        grammar::forced(*self, tools, only, special, true)
+    }
+
+    /// [`forced_grammar`](Self::forced_grammar) for exactly one call: a small model
+    /// forced to call tends to repeat the call until its budget runs out.
+    pub fn forced_single_call(
+        &self,
+        tools: &[serde_json::Value],
+        only: Option<&str>,
+        special: &dyn Fn(&str) -> Option<u32>,
+    ) -> Result<String, String> {
+        grammar::forced(*self, tools, only, special, false)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::engine::Grammar;
 use crate::server::generation::{collect, logprobs, run, wire_logprobs, Input, Piece, Run};
 use crate::server::json::ok_json;
 use crate::server::openai::{OpenAiError, OpenAiJson};
+use crate::server::output::{Think, ToolCall, ToolChoice};
 use crate::server::sse::{sse_response, SseItem};
 use crate::server::AppState;
 
@@ -46,14 +47,6 @@ pub async fn chat_completions(
         .collect::<Result<Vec<_>, _>>()?
         .concat();
 
-    let lease = state.registry.acquire(&req.model, None).await?;
-    lease.model.decoder("chat", &req.model)?;
-    if req.tools.as_ref().is_some_and(|t| !t.is_empty()) {
-        return Err(OpenAiError::bad_request(format!(
-            "registry.ollama.ai/library/{} does not support tools",
-            lease.model.stored.name
-        )));
-    }
     let effort = req.reasoning_effort.clone().or_else(|| {
         req.reasoning
             .as_ref()?
@@ -61,19 +54,20 @@ pub async fn chat_completions(
             .as_str()
             .map(String::from)
     });
-    if effort.is_some_and(|e| e != "none") {
-        return Err(OpenAiError::bad_request(format!(
-            "\"{}\" does not support thinking",
-            req.model
-        )));
-    }
+    let think = Think::from_effort(effort.as_deref())?;
+    let tool_choice = tool_choice(req.tool_choice.as_ref())?;
+    let lease = state.registry.acquire(&req.model, None).await?;
+    lease.model.decoder("chat", &req.model)?;
     let job = Run {
-        input: Input::Chat(messages),
-        options: Some(&options),
-        truncate: true,
-        shift: true,
         logprobs: top_logprobs,
         grammar,
+        think,
+        tools: req.tools.clone().unwrap_or_default(),
+        tool_choice,
+        // Forced calls are one call unless asked for several: a small model made to call
+        // repeats the call until its budget runs out.
+        parallel_tool_calls: req.parallel_tool_calls == Some(true),
+        ..Run::new(Input::Chat(messages), Some(&options))
     };
     let pieces = run(&state, lease, job, started).await?;
     let head = Head::new("chatcmpl", &req.model, top_logprobs.is_some());
@@ -90,10 +84,13 @@ pub async fn chat_completions(
                 message: ResponseMessage {
                     role: "assistant".into(),
                     content: all.text,
+                    reasoning: Some(all.thinking.clone()).filter(|t| !t.is_empty()),
+                    reasoning_content: Some(all.thinking).filter(|t| !t.is_empty()),
+                    tool_calls: openai_calls(&all.calls),
                 },
                 logprobs: wire_logprobs(head.logprobs, &all.logprobs)
                     .map(|content| ChoiceLogprobs { content }),
-                finish_reason: all.reason.into(),
+                finish_reason: finish_reason(all.reason, !all.calls.is_empty()).into(),
             }],
             usage: usage(&all.metrics, &all.context),
         };
@@ -149,19 +146,37 @@ fn chunks(
     let role = Delta {
         role: Some("assistant".into()),
         content: Some(String::new()),
+        ..Delta::default()
     };
     let first = head.delta(role, None, None);
     let rest = pieces.flat_map(move |piece| {
         let items = match piece {
             Piece::Text { text, logprobs } => {
                 let delta = Delta {
-                    role: None,
                     content: Some(text),
+                    ..Delta::default()
                 };
                 vec![head.delta(delta, head.logprobs(&logprobs), None)]
             }
+            Piece::Thinking(t) => {
+                let delta = Delta {
+                    reasoning: Some(t.clone()),
+                    reasoning_content: Some(t),
+                    ..Delta::default()
+                };
+                vec![head.delta(delta, None, None)]
+            }
+            Piece::Calls(calls) => {
+                let delta = Delta {
+                    content: Some(String::new()),
+                    tool_calls: openai_calls(&calls),
+                    ..Delta::default()
+                };
+                vec![head.delta(delta, None, None)]
+            }
             Piece::Done {
                 reason,
+                called,
                 metrics,
                 context,
                 logprobs,
@@ -169,11 +184,12 @@ fn chunks(
                 let mut items = vec![];
                 if !logprobs.is_empty() && head.logprobs {
                     let delta = Delta {
-                        role: None,
                         content: Some(String::new()),
+                        ..Delta::default()
                     };
                     items.push(head.delta(delta, head.logprobs(&logprobs), None));
                 }
+                let reason = finish_reason(reason, called);
                 items.push(head.delta(Delta::default(), None, Some(reason)));
                 if include_usage {
                     items.push(head.chunk(vec![], Some(usage(&metrics, &context))));
@@ -186,6 +202,39 @@ fn chunks(
         stream::iter(items)
     });
     stream::once(async move { first }).chain(rest)
+}
+
+/// A reply that called tools and stopped on its own ends with `tool_calls`, as in OpenAI.
+fn finish_reason(reason: &'static str, called: bool) -> &'static str {
+    if called && reason == "stop" {
+        "tool_calls"
+    } else {
+        reason
+    }
+}
+
+/// Calls in OpenAI's shape; `None` when there are none.
+fn openai_calls(calls: &[ToolCall]) -> Option<Vec<Value>> {
+    (!calls.is_empty()).then(|| calls.iter().map(ToolCall::openai).collect())
+}
+
+/// `tool_choice`: `auto`, `none`, `required`, or `{"type": "function", "function":
+/// {"name": ...}}`. Ollama ignores it; rollama enforces a forced choice with a grammar.
+fn tool_choice(choice: Option<&Value>) -> Result<ToolChoice, OpenAiError> {
+    match choice {
+        None | Some(Value::Null) => Ok(ToolChoice::Auto),
+        Some(Value::String(s)) if s == "auto" => Ok(ToolChoice::Auto),
+        Some(Value::String(s)) if s == "none" => Ok(ToolChoice::None),
+        Some(Value::String(s)) if s == "required" => Ok(ToolChoice::Required),
+        Some(v) => match v.pointer("/function/name").and_then(Value::as_str) {
+            Some(name) if v.get("type").is_none_or(|t| t == "function") => {
+                Ok(ToolChoice::Function(name.to_string()))
+            }
+            _ => Err(OpenAiError::bad_request(format!(
+                "invalid tool_choice: {v}; expected \"auto\", \"none\", \"required\" or {{\"type\": \"function\", \"function\": {{\"name\": ...}}}}"
+            ))),
+        },
+    }
 }
 
 /// `response_format`: `text`, `json_object` (Ollama's `format: "json"`) or `json_schema`

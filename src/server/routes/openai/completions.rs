@@ -15,6 +15,7 @@ use crate::engine::TokenLogprob;
 use crate::server::generation::{collect, run, Input, Piece, Run};
 use crate::server::json::ok_json;
 use crate::server::openai::{OpenAiError, OpenAiJson};
+use crate::server::output::Think;
 use crate::server::sse::{sse_response, SseItem};
 use crate::server::AppState;
 
@@ -59,18 +60,17 @@ pub async fn completions(
             lease.model.stored.name
         )));
     }
+    let input = Input::Generate {
+        prompt,
+        system: None,
+        raw: true,
+        context: vec![],
+    };
     let job = Run {
-        input: Input::Generate {
-            prompt,
-            system: None,
-            raw: true,
-            context: vec![],
-        },
-        options: Some(&options),
-        truncate: true,
-        shift: true,
         logprobs: top_logprobs,
-        grammar: None,
+        // A raw prompt: no template to switch reasoning on, nothing to split.
+        think: Think::Off,
+        ..Run::new(input, Some(&options))
     };
     let pieces = run(&state, lease, job, started).await?;
     let head = Head::new("cmpl", &req.model, top_logprobs.is_some());
@@ -152,11 +152,13 @@ fn chunks(
                 let lps = head.legacy(&logprobs, &mut offset);
                 vec![head.text(text, lps, None)]
             }
+            Piece::Thinking(_) | Piece::Calls(_) => vec![],
             Piece::Done {
                 reason,
                 metrics,
                 context,
                 logprobs,
+                ..
             } => {
                 let lps = head
                     .legacy(&logprobs, &mut offset)
