@@ -6,6 +6,7 @@
 //! over the allowed tokens (mistral.rs's trick), so a model that already writes valid JSON
 //! pays almost nothing per token.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use llguidance::api::{GrammarWithLexer, TopLevelGrammar};
@@ -16,6 +17,17 @@ use super::json_tail::{JsonTail, MAX_NUMBER_DIGITS};
 use super::sampling::Sampler;
 use super::EngineError;
 use crate::text::{tok_env, Tokenizer};
+
+/// Tokens sampled under a grammar, and how many of them needed the full vocabulary mask
+/// (the first draw was not allowed): the cost of structured output, for `/metrics` and
+/// the benchmark.
+static CHECKED: AtomicU64 = AtomicU64::new(0);
+static MASKED: AtomicU64 = AtomicU64::new(0);
+
+/// `(tokens sampled under a grammar, of which needed a full mask)` since start.
+pub fn grammar_counters() -> (u64, u64) {
+    (CHECKED.load(Relaxed), MASKED.load(Relaxed))
+}
 
 /// What a constrained generation must produce.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +190,7 @@ impl Constraint {
             Ok(ok) => Ok(ok && !(digits_full && starts_with_digit(tokenizer, first))),
             Err(e) => Err(e),
         };
+        CHECKED.fetch_add(1, Relaxed);
         let token = match allowed {
             Ok(true) => first,
             Ok(false) => match self.mask(logits, tokenizer, digits_full) {
@@ -244,6 +257,7 @@ impl Constraint {
         tokenizer: &Tokenizer,
         digits_full: bool,
     ) -> Result<bool, String> {
+        MASKED.fetch_add(1, Relaxed);
         let mask = self.matcher.compute_mask().map_err(|e| e.to_string())?;
         let accepting = self.matcher.is_accepting().map_err(|e| e.to_string())?;
         let vocab = tokenizer.vocab_size();

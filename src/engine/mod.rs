@@ -20,7 +20,7 @@ mod worker;
 
 pub use embedding::EmbedHandle;
 pub use error::EngineError;
-pub use grammar::{close_objects, Constraint, Grammar, Grammars};
+pub use grammar::{close_objects, grammar_counters, Constraint, Grammar, Grammars};
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{template_capabilities, ChatPrompt, GeneratePrompt, Prompt, PromptModel};
 pub use registry::{Decoder, Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig, Runner};

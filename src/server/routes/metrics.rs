@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::meta;
-use crate::engine::StatsSnapshot;
+use crate::engine::{grammar_counters, StatsSnapshot};
 use crate::server::AppState;
 
 type Field = fn(&StatsSnapshot) -> u64;
@@ -110,6 +110,22 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
                 field(stats)
             );
         }
+    }
+    // Server-wide: the cost of structured output.
+    let (checked, masked) = grammar_counters();
+    for (name, help, value) in [
+        (
+            "rollama_grammar_tokens_total",
+            "Tokens sampled under a grammar (format, forced tool calls).",
+            checked,
+        ),
+        (
+            "rollama_grammar_masks_total",
+            "Of those, tokens whose first draw the grammar refused, so the full vocabulary mask was computed.",
+            masked,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     }
     (
         [(
