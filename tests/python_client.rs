@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::TestServer;
+use common::{templated_model, temp_store, TestServer};
 
 /// Runs `tests/py/SCRIPT BASE_URL` and expects "all checks passed".
 async fn run_check(script: &str, base: String) {
@@ -47,4 +47,22 @@ async fn official_openai_client_works_unchanged() {
         .spawn(&["smollm2", "all-minilm"])
         .await;
     run_check("openai_client_check.py", base).await;
+}
+
+/// SmolLM2 as itself, with Qwen 2.5's template (tools) and with a thinking template.
+async fn tools_server() -> String {
+    let store = temp_store(&["smollm2"]);
+    templated_model("smollm2", "qwen2.5.jinja", &store, "smollm2-tools");
+    templated_model("smollm2", "qwen3-open-think.jinja", &store, "smollm2-think");
+    TestServer::default().spawn_store(store).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_python_client_calls_tools_thinks_and_follows_schemas() {
+    run_check("ollama_tools_check.py", tools_server().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_openai_client_forces_tool_calls_and_parses_schemas() {
+    run_check("openai_tools_check.py", tools_server().await).await;
 }
