@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{templated_model, temp_store, TestServer};
+use common::{temp_store, templated_model, TestServer};
 
 /// Runs `tests/py/SCRIPT BASE_URL` and expects "all checks passed".
 async fn run_check(script: &str, base: String) {
