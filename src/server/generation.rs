@@ -58,6 +58,8 @@ pub enum Input {
 
 /// How to run a generation on a model already leased.
 pub struct Run<'a> {
+    /// The model as the request named it (Ollama's error texts quote it).
+    pub model: &'a str,
     pub input: Input,
     pub options: Option<&'a Map<String, Value>>,
     /// Drop old messages / cut the prompt when it is longer than `num_ctx`.
@@ -77,9 +79,11 @@ pub struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    /// A run with nothing but its input and options set.
-    pub fn new(input: Input, options: Option<&'a Map<String, Value>>) -> Self {
+    /// A run with nothing but the model's name as the request gave it, the input and the
+    /// options set.
+    pub fn new(model: &'a str, input: Input, options: Option<&'a Map<String, Value>>) -> Self {
         Self {
+            model,
             input,
             options,
             truncate: true,
@@ -108,15 +112,7 @@ pub async fn run(
         lease.model.max_num_ctx,
     )?;
     let decoder = Arc::clone(lease.model.decoder("generate", &lease.model.stored.name)?);
-    let asks = Asks::resolve(
-        &decoder.prompt,
-        &lease.model.stored.name,
-        run.think,
-        &run.tools,
-        &run.tool_choice,
-        run.parallel_tool_calls,
-        run.grammar.is_some(),
-    )?;
+    let asks = Asks::resolve(&decoder.prompt, &lease.model.stored.name, &run)?;
     let grammar = run.grammar.or_else(|| asks.grammar.clone());
     let visible = visible_tokens(&decoder.prompt.tokenizer, &asks.markers);
     let (opts, truncate) = (options.clone(), run.truncate);

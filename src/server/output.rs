@@ -6,6 +6,7 @@ use rand::Rng;
 use serde_json::{json, Map, Value};
 
 use super::error::ApiError;
+use super::generation::Run;
 use crate::engine::{close_objects, Grammar, PromptModel};
 use crate::text::{ThinkingParser, ThinkingSyntax, ToolCallParser, ToolOutput, ToolSyntax};
 
@@ -95,17 +96,11 @@ pub struct Asks {
 
 impl Asks {
     /// Checks `think` and `tools` against what the model's template supports (Ollama's
-    /// 400s), and works out the template variables and parsers. `format` and thinking are
+    /// 400s, which quote the model as requested, `name`, or by its full name), and works out the template variables and parsers. `format` and thinking are
     /// not combined: `think` left unsaid is off with a format, said it is a 400.
-    pub fn resolve(
-        prompt: &PromptModel,
-        name: &str,
-        think: Think,
-        tools: &[Value],
-        choice: &ToolChoice,
-        parallel: bool,
-        format: bool,
-    ) -> Result<Self, ApiError> {
+    pub fn resolve(prompt: &PromptModel, full_name: &str, run: &Run<'_>) -> Result<Self, ApiError> {
+        let (name, think, choice) = (run.model, run.think, &run.tool_choice);
+        let (parallel, format) = (run.parallel_tool_calls, run.grammar.is_some());
         let mut vars = Map::new();
         let mut markers = vec![];
         let thinking = match (&prompt.thinking, think) {
@@ -131,7 +126,7 @@ impl Asks {
         };
         let tools: Vec<Value> = match choice {
             ToolChoice::None => vec![],
-            _ => tools.iter().map(with_parameters).collect(),
+            _ => run.tools.iter().map(with_parameters).collect(),
         };
         let mut asks = Self {
             vars,
@@ -151,7 +146,7 @@ impl Asks {
         }
         let Some(syntax) = prompt.tools else {
             return Err(ApiError::BadRequest(format!(
-                "registry.ollama.ai/library/{name} does not support tools"
+                "registry.ollama.ai/library/{full_name} does not support tools"
             )));
         };
         asks.markers

@@ -179,13 +179,7 @@ impl Tokenizer {
         for fragment in self.partition(text) {
             match fragment {
                 Fragment::Token(id) => out.push(id),
-                Fragment::Text(t) => {
-                    let enc = self
-                        .inner
-                        .encode_fast(t, false)
-                        .map_err(|e| TextError::Tokenizer(e.to_string()))?;
-                    out.extend_from_slice(enc.get_ids());
-                }
+                Fragment::Text(t) => out.extend(self.encode_plain(t)?),
             }
         }
         if add_bos && self.add_eos {

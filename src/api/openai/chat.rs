@@ -59,6 +59,13 @@ pub struct ChatChoice {
 pub struct ResponseMessage {
     pub role: String,
     pub content: String,
+    #[serde(flatten)]
+    pub extra: Beyond,
+}
+
+/// What a message or delta carries besides text, each field only when present.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Beyond {
     /// Reasoning text, under Ollama's name (`reasoning`) and the one DeepSeek/vLLM clients
     /// read (`reasoning_content`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,6 +74,18 @@ pub struct ResponseMessage {
     pub reasoning_content: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_calls: Option<Vec<Value>>,
+}
+
+impl Beyond {
+    /// Reasoning under both names; `None` when empty.
+    pub fn reasoning(text: String) -> Self {
+        let text = Some(text).filter(|t| !t.is_empty());
+        Self {
+            reasoning: text.clone(),
+            reasoning_content: text,
+            tool_calls: None,
+        }
+    }
 }
 
 /// One SSE event of a streamed reply.
@@ -98,10 +117,6 @@ pub struct Delta {
     pub role: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reasoning: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reasoning_content: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<Vec<Value>>,
+    #[serde(flatten)]
+    pub extra: Beyond,
 }

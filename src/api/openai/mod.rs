@@ -7,7 +7,7 @@ mod embedding;
 mod models;
 
 pub use chat::{
-    ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
+    Beyond, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
     ChunkChoice, Delta, ResponseMessage,
 };
 pub use completion::{Completion, CompletionChoice, CompletionLogprobs, CompletionRequest};

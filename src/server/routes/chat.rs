@@ -61,7 +61,7 @@ pub async fn chat(
         think,
         // `"tools": []` (always sent by ollama-python) needs no capability.
         tools: req.tools.clone().unwrap_or_default(),
-        ..Run::new(Input::Chat(messages), req.options.as_ref())
+        ..Run::new(&req.model, Input::Chat(messages), req.options.as_ref())
     };
     let stream = run(&state, lease, job, started).await?;
     let (name, asked) = (req.model.clone(), top_logprobs.is_some());

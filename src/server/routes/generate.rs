@@ -74,7 +74,7 @@ pub async fn generate(
         grammar,
         // A raw prompt has no template to turn reasoning on or off.
         think: if req.raw { Think::Off } else { think },
-        ..Run::new(input, req.options.as_ref())
+        ..Run::new(&req.model, input, req.options.as_ref())
     };
     let stream = run(&state, lease, job, started).await?;
     let (name, raw, asked) = (req.model.clone(), req.raw, top_logprobs.is_some());

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::{error_event, options, usage, Head};
 use crate::api::openai::{
-    ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
+    Beyond, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
     ChoiceLogprobs, ChunkChoice, Delta, ResponseMessage, Usage,
 };
 use crate::engine::Grammar;
@@ -67,7 +67,7 @@ pub async fn chat_completions(
         // Forced calls are one call unless asked for several: a small model made to call
         // repeats the call until its budget runs out.
         parallel_tool_calls: req.parallel_tool_calls == Some(true),
-        ..Run::new(Input::Chat(messages), Some(&options))
+        ..Run::new(&req.model, Input::Chat(messages), Some(&options))
     };
     let pieces = run(&state, lease, job, started).await?;
     let head = Head::new("chatcmpl", &req.model, top_logprobs.is_some());
@@ -84,9 +84,10 @@ pub async fn chat_completions(
                 message: ResponseMessage {
                     role: "assistant".into(),
                     content: all.text,
-                    reasoning: Some(all.thinking.clone()).filter(|t| !t.is_empty()),
-                    reasoning_content: Some(all.thinking).filter(|t| !t.is_empty()),
-                    tool_calls: openai_calls(&all.calls),
+                    extra: Beyond {
+                        tool_calls: openai_calls(&all.calls),
+                        ..Beyond::reasoning(all.thinking)
+                    },
                 },
                 logprobs: wire_logprobs(head.logprobs, &all.logprobs)
                     .map(|content| ChoiceLogprobs { content }),
@@ -160,8 +161,7 @@ fn chunks(
             }
             Piece::Thinking(t) => {
                 let delta = Delta {
-                    reasoning: Some(t.clone()),
-                    reasoning_content: Some(t),
+                    extra: Beyond::reasoning(t),
                     ..Delta::default()
                 };
                 vec![head.delta(delta, None, None)]
@@ -169,7 +169,10 @@ fn chunks(
             Piece::Calls(calls) => {
                 let delta = Delta {
                     content: Some(String::new()),
-                    tool_calls: openai_calls(&calls),
+                    extra: Beyond {
+                        tool_calls: openai_calls(&calls),
+                        ..Beyond::default()
+                    },
                     ..Delta::default()
                 };
                 vec![head.delta(delta, None, None)]

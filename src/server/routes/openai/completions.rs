@@ -70,7 +70,7 @@ pub async fn completions(
         logprobs: top_logprobs,
         // A raw prompt: no template to switch reasoning on, nothing to split.
         think: Think::Off,
-        ..Run::new(input, Some(&options))
+        ..Run::new(&req.model, input, Some(&options))
     };
     let pieces = run(&state, lease, job, started).await?;
     let head = Head::new("cmpl", &req.model, top_logprobs.is_some());
