@@ -6,6 +6,7 @@
 //! over the allowed tokens (mistral.rs's trick), so a model that already writes valid JSON
 //! pays almost nothing per token.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 
 use super::json_tail::{JsonTail, MAX_NUMBER_DIGITS};
 use super::sampling::Sampler;
+use super::think_first::{ThinkFirst, Verdict};
 use super::EngineError;
 use crate::text::{tok_env, Tokenizer};
 
@@ -139,6 +141,8 @@ impl Grammars {
             matcher,
             json: json.then(JsonTail::default),
             closes: matches!(grammar, Grammar::Json),
+            think_first: None,
+            forced: VecDeque::new(),
         })
     }
 }
@@ -157,6 +161,11 @@ pub struct Constraint {
     json: Option<JsonTail>,
     /// `format: "json"`: a reply cut short by its budget is closed so it still parses.
     closes: bool,
+    /// The model reasons first, unconstrained (see [`ThinkFirst`]).
+    think_first: Option<ThinkFirst>,
+    /// Tokens written whatever the logits say: the close tag of reasoning the model wanted
+    /// to end without an answer.
+    forced: VecDeque<u32>,
 }
 
 /// What a constrained step produced.
@@ -177,11 +186,36 @@ impl Constraint {
         history: &[u32],
         tokenizer: &Tokenizer,
     ) -> Step {
+        if let Some(token) = self.forced.pop_front() {
+            return Step::Token(token);
+        }
         if self.matcher.is_stopped() {
             return self.stopped();
         }
         sampler.penalize(logits, history);
         let first = sampler.pick(logits);
+        if let Some(think) = &mut self.think_first {
+            let bytes = (!tokenizer.is_stop(first)).then(|| printed(tokenizer, first));
+            match think.judge(bytes.as_deref()) {
+                Verdict::Free => return Step::Token(first),
+                Verdict::Answer => {
+                    self.think_first = None;
+                    return Step::Token(first);
+                }
+                Verdict::Constrain => self.think_first = None,
+                Verdict::Close => {
+                    let close = think.close().to_string();
+                    self.think_first = None;
+                    match tokenizer.encode(&close, false) {
+                        Ok(tokens) if !tokens.is_empty() => {
+                            self.forced.extend(&tokens[1..]);
+                            return Step::Token(tokens[0]);
+                        }
+                        _ => return Step::Failed(format!("cannot write {close:?}")),
+                    }
+                }
+            }
+        }
         let digits_full = self
             .json
             .as_ref()
@@ -214,12 +248,22 @@ impl Constraint {
 
     /// What to append to a `format: "json"` reply cut short by `num_predict` or the
     /// context, so it still parses (open strings and containers closed). `None` for other
-    /// grammars: a schema's required keys cannot be made up.
+    /// grammars (a schema's required keys cannot be made up), and while still reasoning.
     pub fn closing(&self) -> Option<String> {
+        if self.think_first.is_some() || !self.forced.is_empty() {
+            return None;
+        }
         self.json
             .as_ref()
             .filter(|_| self.closes)
             .map(JsonTail::closing)
+    }
+
+    /// Lets the model reason first, unconstrained, between `open` and `close`; the grammar
+    /// applies to the answer. `opened`: the prompt already opened the reasoning.
+    pub fn after_thinking(mut self, open: &str, close: &str, opened: bool) -> Self {
+        self.think_first = Some(ThinkFirst::new(open, close, opened));
+        self
     }
 
     /// After a token was consumed: may nothing but the end follow?
@@ -291,4 +335,16 @@ fn starts_with_digit(tokenizer: &Tokenizer, token: u32) -> bool {
         .ok()
         .and_then(|p| p.first())
         .is_some_and(u8::is_ascii_digit)
+}
+
+/// What a token prints, control tokens as their text (reasoning tags may be control tokens).
+fn printed(tokenizer: &Tokenizer, token: u32) -> Vec<u8> {
+    match tokenizer.piece(token, false) {
+        Ok(p) if !p.is_empty() => p.to_vec(),
+        _ => tokenizer
+            .token_text(token)
+            .unwrap_or_default()
+            .as_bytes()
+            .to_vec(),
+    }
 }

@@ -16,6 +16,7 @@ mod sampling;
 mod sequence;
 mod stats;
 mod stop;
+mod think_first;
 mod worker;
 
 pub use embedding::EmbedHandle;

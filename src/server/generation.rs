@@ -118,13 +118,13 @@ pub async fn run(
     let (opts, truncate) = (options.clone(), run.truncate);
     let input = run.input;
     let (model, vars, tools) = (Arc::clone(&decoder), asks.vars.clone(), asks.tools.clone());
+    let reasoning = asks.reasoning().cloned();
     let (prompt, constraint) = tokio::task::spawn_blocking(move || {
-        let constraint = grammar.map(|g| model.grammars.compile(&g)).transpose()?;
         let prompt = &model.prompt;
         let tokens = match input {
             Input::Chat(messages) => {
                 let chat = ChatPrompt {
-                    messages,
+                    messages: messages.into_iter().map(with_reasoning_content).collect(),
                     tools,
                     vars,
                 };
@@ -146,6 +146,12 @@ pub async fn run(
                 prompt.generate_tokens(&generate, &opts, truncate)
             }
         }?;
+        let mut constraint = grammar.map(|g| model.grammars.compile(&g)).transpose()?;
+        if let Some(tags) = reasoning {
+            // Free reasoning, then the grammar for the answer.
+            let opened = tokens.text.trim_end().ends_with(&tags.open);
+            constraint = constraint.map(|c| c.after_thinking(&tags.open, &tags.close, opened));
+        }
         Ok::<_, EngineError>((tokens, constraint))
     })
     .await
@@ -160,6 +166,17 @@ pub async fn run(
         visible,
     })?;
     Ok(pieces(rx, lease, started, parser))
+}
+
+/// Earlier reasoning (`thinking`) also as `reasoning_content`, the name Qwen 3's and other
+/// HF templates read.
+fn with_reasoning_content(mut message: Value) -> Value {
+    if let Some(obj) = message.as_object_mut() {
+        if let Some(thinking) = obj.get("thinking").filter(|t| t.is_string()).cloned() {
+            obj.entry("reasoning_content").or_insert(thinking);
+        }
+    }
+    message
 }
 
 /// Control tokens among `markers`: the engine prints them so the parsers see them.

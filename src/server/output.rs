@@ -96,8 +96,9 @@ pub struct Asks {
 
 impl Asks {
     /// Checks `think` and `tools` against what the model's template supports (Ollama's
-    /// 400s, which quote the model as requested, `name`, or by its full name), and works out the template variables and parsers. `format` and thinking are
-    /// not combined: `think` left unsaid is off with a format, said it is a 400.
+    /// 400s, which quote the model as requested or by `full_name`), and works out the
+    /// template variables and parsers. With a `format`, the reasoning is free and the
+    /// grammar applies to the answer, as Ollama does.
     pub fn resolve(prompt: &PromptModel, full_name: &str, run: &Run<'_>) -> Result<Self, ApiError> {
         let (name, think, choice) = (run.model, run.think, &run.tool_choice);
         let (parallel, format) = (run.parallel_tool_calls, run.grammar.is_some());
@@ -109,13 +110,9 @@ impl Asks {
                     "\"{name}\" does not support thinking"
                 )))
             }
-            (Some(_), Think::On(_)) if format => return Err(ApiError::BadRequest(
-                "think cannot be combined with format (structured output) yet: set think to false"
-                    .into(),
-            )),
             (None, _) => None,
             (Some(syntax), think) => {
-                let on = matches!(think, Think::On(_)) || (think == Think::Default && !format);
+                let on = matches!(think, Think::On(_) | Think::Default);
                 vars.insert("enable_thinking".into(), Value::Bool(on));
                 if let Think::On(Some(level)) = think {
                     vars.insert("reasoning_effort".into(), json!(level));
@@ -190,6 +187,11 @@ impl Asks {
         asks.tools = Some(Value::Array(tools));
         asks.tool_syntax = Some(syntax);
         Ok(asks)
+    }
+
+    /// The reasoning tags when the model reasons in this request.
+    pub fn reasoning(&self) -> Option<&ThinkingSyntax> {
+        self.thinking.as_ref()
     }
 
     /// The parser of this request's output, given the prompt as rendered.
@@ -320,5 +322,52 @@ impl OutputParser {
             }
         }
         parts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn think_values_and_efforts_map_as_ollama() {
+        assert_eq!(Think::from_request(None).ok(), Some(Think::Default));
+        assert_eq!(
+            Think::from_request(Some(&json!(false))).ok(),
+            Some(Think::Off)
+        );
+        assert_eq!(
+            Think::from_request(Some(&json!(true))).ok(),
+            Some(Think::On(None))
+        );
+        assert_eq!(
+            Think::from_request(Some(&json!("max"))).ok(),
+            Some(Think::On(Some("max")))
+        );
+        assert!(Think::from_request(Some(&json!("lots"))).is_err());
+        assert!(Think::from_request(Some(&json!(1))).is_err());
+        for (effort, think) in [
+            ("none", Think::Off),
+            ("minimal", Think::On(Some("low"))),
+            ("medium", Think::On(Some("medium"))),
+            ("xhigh", Think::On(Some("max"))),
+            ("ultra", Think::On(Some("max"))),
+        ] {
+            assert_eq!(
+                Think::from_effort(Some(effort)).ok(),
+                Some(think),
+                "{effort}"
+            );
+        }
+        assert!(Think::from_effort(Some("extreme")).is_err());
+    }
+
+    #[test]
+    fn tools_without_parameters_get_an_empty_schema() {
+        let tool = with_parameters(&json!({"type": "function", "function": {"name": "ping"}}));
+        assert_eq!(
+            tool["function"]["parameters"],
+            json!({"type": "object", "properties": {}})
+        );
     }
 }

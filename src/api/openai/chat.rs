@@ -33,6 +33,9 @@ pub struct ChatMessage {
     pub name: Option<String>,
     pub tool_calls: Option<Vec<Value>>,
     pub tool_call_id: Option<String>,
+    /// Earlier reasoning, under Ollama's name and DeepSeek's.
+    pub reasoning: Option<String>,
+    pub reasoning_content: Option<String>,
 }
 
 /// The non-streamed reply.

@@ -279,6 +279,9 @@ fn native_messages(m: &ChatMessage, model: &str) -> Result<Vec<Value>, OpenAiErr
             .collect::<Result<Vec<_>, _>>()?;
         base["tool_calls"] = Value::Array(calls);
     }
+    if let Some(thinking) = m.reasoning.as_ref().or(m.reasoning_content.as_ref()) {
+        base["thinking"] = json!(thinking);
+    }
     if let Some(id) = &m.tool_call_id {
         base["tool_call_id"] = json!(id);
     }
