@@ -12,14 +12,14 @@ use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::ndjson::ndjson_response;
-use super::output::{Asks, OutputParser, Part, Think, ToolCall, ToolChoice};
+use super::output::{mistral_ids, Asks, OutputParser, Part, Think, ToolCall, ToolChoice};
 use super::AppState;
 use crate::api::{KeepAlive, Logprob, Metrics, TopLogprob};
 use crate::engine::{
     ChatPrompt, Done, EngineError, Event, GenerateJob, GenerateOptions, GeneratePrompt, Grammar,
     Lease, Registry, TokenLogprob, TokenProb,
 };
-use crate::text::Tokenizer;
+use crate::text::{Tokenizer, ToolSyntax};
 
 /// One step of a generation, as the routes see it.
 pub enum Piece {
@@ -123,8 +123,13 @@ pub async fn run(
         let prompt = &model.prompt;
         let tokens = match input {
             Input::Chat(messages) => {
+                let mut messages: Vec<Value> =
+                    messages.into_iter().map(with_reasoning_content).collect();
+                if prompt.tools == Some(ToolSyntax::Mistral) {
+                    mistral_ids(&mut messages);
+                }
                 let chat = ChatPrompt {
-                    messages: messages.into_iter().map(with_reasoning_content).collect(),
+                    messages,
                     tools,
                     vars,
                 };
