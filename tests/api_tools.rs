@@ -294,6 +294,22 @@ async fn thinking_goes_to_its_own_field() {
             reply["message"]["content"].as_str().expect("content")
         );
     }
+    // Logprobs travel with the tokens' own piece, reasoning included.
+    let mut req = ask(Value::Null, true);
+    req["logprobs"] = json!(true);
+    let lines = ndjson(post(&chat, req).await).await;
+    let last = lines.last().expect("final line");
+    let counted: usize = lines
+        .iter()
+        .filter_map(|l| l["logprobs"].as_array())
+        .map(Vec::len)
+        .sum();
+    assert_eq!(counted as u64, last["eval_count"].as_u64().expect("eval_count"));
+    assert!(lines
+        .iter()
+        .filter(|l| l["message"].get("thinking").is_some())
+        .all(|l| l["logprobs"].as_array().is_some_and(|a| !a.is_empty())));
+
     // Off: the template closes the reasoning; everything is content.
     let (_, off) = json_of(post(&chat, ask(json!(false), false)).await).await;
     assert!(off["message"].get("thinking").is_none(), "{off}");

@@ -73,13 +73,18 @@ fn json_grammar(mut schema: Value) -> TopLevelGrammar {
 /// Objects that list `properties` and say nothing of others get no others, as llama.cpp's
 /// schema grammar (Ollama's) does: JSON Schema would allow any extra key, and a small model
 /// given that freedom invents nested keys until it runs out of tokens. The output still
-/// validates against the schema as written. `allOf` branches are left open (closing each
-/// would forbid the keys of the others).
+/// validates against the schema as written. `allOf` branches, and objects with combinators
+/// or a `$ref` beside their `properties`, are left open (closing would forbid the keys
+/// those bring).
 pub fn close_objects(schema: &mut Value) {
     let Some(obj) = schema.as_object_mut() else {
         return;
     };
-    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") {
+    // Keys may also come from combinators or a `$ref` beside `properties`: leave those open.
+    let combined = ["allOf", "anyOf", "oneOf", "$ref"]
+        .iter()
+        .any(|k| obj.contains_key(*k));
+    if obj.contains_key("properties") && !obj.contains_key("additionalProperties") && !combined {
         obj.insert("additionalProperties".into(), Value::Bool(false));
     }
     for (key, value) in obj.iter_mut() {
@@ -132,7 +137,12 @@ impl Grammars {
         let parser = factory
             .create_parser(grammar.to_llguidance())
             .map_err(|e| EngineError::BadRequest(invalid(grammar, &e.to_string())))?;
-        let matcher = Matcher::new(Ok(parser));
+        let mut matcher = Matcher::new(Ok(parser));
+        // Some impossible schemas only show when the first mask is computed: find out here,
+        // as a 400, rather than as a failure midway through the reply.
+        if let Err(e) = matcher.compute_mask() {
+            return Err(EngineError::BadRequest(invalid(grammar, &e.to_string())));
+        }
         if let Some(e) = matcher.get_error() {
             return Err(EngineError::BadRequest(invalid(grammar, &e)));
         }
@@ -203,31 +213,30 @@ impl Constraint {
                     return Step::Token(first);
                 }
                 Verdict::Constrain => self.think_first = None,
-                Verdict::Close => {
-                    let close = think.close().to_string();
+                Verdict::Close(missing) => {
                     self.think_first = None;
-                    match tokenizer.encode(&close, false) {
+                    match tokenizer.encode(&missing, false) {
                         Ok(tokens) if !tokens.is_empty() => {
                             self.forced.extend(&tokens[1..]);
                             return Step::Token(tokens[0]);
                         }
-                        _ => return Step::Failed(format!("cannot write {close:?}")),
+                        Ok(_) => {}
+                        Err(e) => return Step::Failed(format!("cannot write {missing:?}: {e}")),
                     }
                 }
             }
         }
-        let digits_full = self
-            .json
-            .as_ref()
-            .is_some_and(|j| j.number_digits() >= MAX_NUMBER_DIGITS);
+        // Digits already in a row, for JSON grammars: a token may not make the run longer
+        // than MAX_NUMBER_DIGITS.
+        let digits = self.json.as_ref().map(JsonTail::number_digits);
         let allowed = match self.allows(first, tokenizer) {
-            Ok(ok) => Ok(ok && !(digits_full && starts_with_digit(tokenizer, first))),
+            Ok(ok) => Ok(ok && !too_many_digits(tokenizer, first, digits)),
             Err(e) => Err(e),
         };
         CHECKED.fetch_add(1, Relaxed);
         let token = match allowed {
             Ok(true) => first,
-            Ok(false) => match self.mask(logits, tokenizer, digits_full) {
+            Ok(false) => match self.mask(logits, tokenizer, digits) {
                 Ok(true) => sampler.pick(logits),
                 Ok(false) => return Step::Failed("the grammar allows no token here".into()),
                 Err(e) => return Step::Failed(e),
@@ -292,14 +301,14 @@ impl Constraint {
         Ok(n == 1)
     }
 
-    /// Sets every token the grammar forbids to -inf (and tokens that would make a number
-    /// longer than [`MAX_NUMBER_DIGITS`] when `digits_full`, unless nothing else is
-    /// allowed). `false` when nothing is left.
+    /// Sets every token the grammar forbids to -inf, and tokens that would make a number
+    /// longer than [`MAX_NUMBER_DIGITS`] (unless nothing else is allowed). `false` when
+    /// nothing is left.
     fn mask(
         &mut self,
         logits: &mut [f32],
         tokenizer: &Tokenizer,
-        digits_full: bool,
+        digits: Option<usize>,
     ) -> Result<bool, String> {
         MASKED.fetch_add(1, Relaxed);
         let mask = self.matcher.compute_mask().map_err(|e| e.to_string())?;
@@ -312,13 +321,11 @@ impl Constraint {
                 id < vocab && mask.is_allowed(id as u32)
             }
         };
-        let no_digits = digits_full
-            && (0..logits.len())
-                .any(|id| grammar_allows(id) && !starts_with_digit(tokenizer, id as u32));
+        let too_long = |id: usize| too_many_digits(tokenizer, id as u32, digits);
+        let cap = (0..logits.len()).any(|id| grammar_allows(id) && !too_long(id));
         let mut any = false;
         for (id, l) in logits.iter_mut().enumerate() {
-            let allowed =
-                grammar_allows(id) && !(no_digits && starts_with_digit(tokenizer, id as u32));
+            let allowed = grammar_allows(id) && !(cap && too_long(id));
             if allowed && l.is_finite() {
                 any = true;
             } else {
@@ -329,12 +336,17 @@ impl Constraint {
     }
 }
 
-fn starts_with_digit(tokenizer: &Tokenizer, token: u32) -> bool {
-    tokenizer
+/// Would `token` make the run of number digits longer than [`MAX_NUMBER_DIGITS`]?
+/// `digits`: the run so far (`None`: not a JSON grammar).
+fn too_many_digits(tokenizer: &Tokenizer, token: u32, digits: Option<usize>) -> bool {
+    let Some(digits) = digits else {
+        return false;
+    };
+    let leading = tokenizer
         .piece(token, false)
-        .ok()
-        .and_then(|p| p.first())
-        .is_some_and(u8::is_ascii_digit)
+        .map(|p| p.iter().take_while(|b| b.is_ascii_digit()).count())
+        .unwrap_or(0);
+    leading > 0 && digits + leading > MAX_NUMBER_DIGITS
 }
 
 /// What a token prints, control tokens as their text (reasoning tags may be control tokens).

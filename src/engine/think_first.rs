@@ -2,6 +2,10 @@
 //! reasoning is free and the grammar applies from the answer on: after the close tag, or at
 //! once when the model does not open its reasoning at all.
 
+/// Whitespace-only tokens let through before the reply shows whether it reasons; then the
+/// grammar takes over (a small model can loop on newlines).
+const MAX_LEADING_WHITESPACE: usize = 4;
+
 /// Where a reply that should think before its constrained answer stands.
 #[derive(Debug, Clone)]
 pub struct ThinkFirst {
@@ -12,14 +16,14 @@ pub struct ThinkFirst {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Phase {
-    /// The prompt did not open the reasoning: the reply may still begin with the open tag.
-    Start(Vec<u8>),
+    /// The prompt did not open the reasoning; this many whitespace tokens came so far.
+    Start(usize),
     /// Inside the reasoning; the tail of what was written, to find the close tag.
     Thinking(Vec<u8>),
 }
 
 /// What a freely sampled token means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Still reasoning (or opening it): keep the token, stay free.
     Free,
@@ -27,9 +31,10 @@ pub enum Verdict {
     Answer,
     /// The reply does not reason: drop the token, draw this step under the grammar.
     Constrain,
-    /// The model wants to end inside its reasoning: drop the token, write the close tag,
-    /// and go on to the answer (under the grammar), which is still owed.
-    Close,
+    /// Drop the token and write this text, the rest of the close tag, then go on under the
+    /// grammar: the model wanted to stop inside its reasoning (the answer is still owed), or
+    /// its token would carry answer text past the tag, where the grammar could not see it.
+    Close(String),
 }
 
 impl ThinkFirst {
@@ -37,7 +42,7 @@ impl ThinkFirst {
     pub fn new(open: &str, close: &str, opened: bool) -> Self {
         let phase = match opened {
             true => Phase::Thinking(vec![]),
-            false => Phase::Start(vec![]),
+            false => Phase::Start(0),
         };
         Self {
             open: open.as_bytes().to_vec(),
@@ -46,64 +51,78 @@ impl ThinkFirst {
         }
     }
 
-    /// The tag that ends the reasoning.
-    pub fn close(&self) -> &str {
-        std::str::from_utf8(&self.close).unwrap_or_default()
-    }
-
     /// Judges the next token, given the bytes it prints (`None` for an end-of-generation
     /// token).
     pub fn judge(&mut self, bytes: Option<&[u8]>) -> Verdict {
         let Some(bytes) = bytes else {
-            // Ending before any answer: the answer is still owed.
             return match self.phase {
-                Phase::Thinking(_) => Verdict::Close,
+                Phase::Thinking(_) => Verdict::Close(self.missing_close()),
                 Phase::Start(_) => Verdict::Constrain,
             };
         };
         match &mut self.phase {
-            Phase::Start(seen) => {
-                let mut text = seen.clone();
-                text.extend_from_slice(bytes);
-                let start = text
+            // The open tag must come whole in one token (it is one token in the vocabularies
+            // of thinking models): a part of it let out could not be taken back.
+            Phase::Start(blanks) => {
+                let start = bytes
                     .iter()
                     .position(|b| !b.is_ascii_whitespace())
-                    .unwrap_or(text.len());
-                let trimmed = &text[start..];
-                if let Some(rest) = trimmed.strip_prefix(self.open.as_slice()) {
-                    self.phase = Phase::Thinking(rest.to_vec());
-                    return self.closed();
+                    .unwrap_or(bytes.len());
+                if let Some(rest) = bytes[start..].strip_prefix(self.open.as_slice()) {
+                    let rest = rest.to_vec();
+                    self.phase = Phase::Thinking(vec![]);
+                    return self.push(&rest);
                 }
-                if self.open.starts_with(trimmed) {
-                    *seen = text;
+                if start == bytes.len() && *blanks < MAX_LEADING_WHITESPACE {
+                    *blanks += 1;
                     return Verdict::Free;
                 }
                 Verdict::Constrain
             }
-            Phase::Thinking(tail) => {
-                tail.extend_from_slice(bytes);
-                self.closed()
-            }
+            Phase::Thinking(_) => self.push(bytes),
         }
     }
 
-    /// After new bytes in the reasoning: did the close tag appear? Keeps only the tail
-    /// that could still hold a partial tag.
-    fn closed(&mut self) -> Verdict {
+    /// New reasoning bytes: did they close it, and with nothing but whitespace after?
+    fn push(&mut self, bytes: &[u8]) -> Verdict {
+        let missing = self.missing_close();
         let Phase::Thinking(tail) = &mut self.phase else {
             return Verdict::Free;
         };
-        if tail
+        let before = tail.len();
+        tail.extend_from_slice(bytes);
+        let found = tail
             .windows(self.close.len())
-            .any(|w| w == self.close.as_slice())
-        {
-            return Verdict::Answer;
+            .position(|w| w == self.close.as_slice());
+        if let Some(at) = found {
+            let after = &tail[at + self.close.len()..];
+            if after.iter().all(u8::is_ascii_whitespace) {
+                return Verdict::Answer;
+            }
+            // The tag started before this token: write the part this token would have.
+            if at < before {
+                return Verdict::Close(missing);
+            }
+            return Verdict::Close(String::from_utf8_lossy(&self.close).into_owned());
         }
         let keep = self.close.len().saturating_sub(1);
         if tail.len() > keep {
             tail.drain(..tail.len() - keep);
         }
         Verdict::Free
+    }
+
+    /// What of the close tag is not written yet: all of it, or the rest of a partial tag at
+    /// the end of the reasoning so far.
+    fn missing_close(&self) -> String {
+        let Phase::Thinking(tail) = &self.phase else {
+            return String::from_utf8_lossy(&self.close).into_owned();
+        };
+        let written = (1..self.close.len())
+            .rev()
+            .find(|&k| tail.ends_with(&self.close[..k]))
+            .unwrap_or(0);
+        String::from_utf8_lossy(&self.close[written..]).into_owned()
     }
 }
 
@@ -124,21 +143,38 @@ mod tests {
             [Free, Free, Free, Free, Free, Answer]
         );
         assert_eq!(
-            run(false, &["\n", "<", "think", ">", "hmm", "</think>"]),
-            [Free, Free, Free, Free, Free, Answer]
+            run(false, &["\n", "<think>", "hmm", "</think>\n"]),
+            [Free, Free, Free, Answer]
         );
     }
 
     #[test]
-    fn a_reply_that_does_not_open_its_reasoning_is_constrained_at_once() {
+    fn a_reply_that_does_not_open_its_reasoning_whole_is_constrained_at_once() {
         assert_eq!(run(false, &["{"]), [Verdict::Constrain]);
-        assert_eq!(
-            run(false, &[" ", "<th", "ink!"]).last(),
-            Some(&Verdict::Constrain)
-        );
+        assert_eq!(run(false, &["<"]), [Verdict::Constrain]);
+        let blanks = run(false, &["\n"; 6]);
+        assert_eq!(blanks[3], Verdict::Free);
+        assert_eq!(blanks[4], Verdict::Constrain);
         let mut t = ThinkFirst::new("<think>", "</think>", false);
         assert_eq!(t.judge(None), Verdict::Constrain);
+    }
+
+    #[test]
+    fn the_close_tag_is_written_when_the_model_would_stop_or_run_past_it() {
         let mut t = ThinkFirst::new("<think>", "</think>", true);
-        assert_eq!(t.judge(None), Verdict::Close);
+        assert_eq!(t.judge(None), Verdict::Close("</think>".into()));
+        let mut t = ThinkFirst::new("<think>", "</think>", true);
+        for piece in ["so", " 5", "</", "thi"] {
+            assert_eq!(t.judge(Some(piece.as_bytes())), Verdict::Free);
+        }
+        assert_eq!(t.judge(None), Verdict::Close("nk>".into()));
+        assert_eq!(
+            run(true, &["ok", "</think>{"]).last(),
+            Some(&Verdict::Close("</think>".into()))
+        );
+        assert_eq!(
+            run(true, &["ok", "</", "think>{"]).last(),
+            Some(&Verdict::Close("think>".into()))
+        );
     }
 }

@@ -29,10 +29,17 @@ pub enum Piece {
         text: String,
         logprobs: Vec<TokenLogprob>,
     },
-    /// Reasoning text (`think`).
-    Thinking(String),
-    /// Whole tool calls, parsed from the model's own syntax.
-    Calls(Vec<ToolCall>),
+    /// Reasoning text (`think`), with the logprobs of its tokens.
+    Thinking {
+        text: String,
+        logprobs: Vec<TokenLogprob>,
+    },
+    /// Whole tool calls, parsed from the model's own syntax, with the logprobs of their
+    /// tokens.
+    Calls {
+        calls: Vec<ToolCall>,
+        logprobs: Vec<TokenLogprob>,
+    },
     Done {
         /// `stop` or `length`; routes that relabel a reply with calls see `called`.
         reason: &'static str,
@@ -273,18 +280,23 @@ struct Pieces {
 }
 
 impl Pieces {
-    /// Parsed parts as pieces: consecutive calls in one piece, logprobs on answer text.
+    /// Parsed parts as pieces: consecutive calls in one piece; the logprobs of the tokens
+    /// sampled since the last piece go with the next one, whatever it holds.
     fn queue(&mut self, parts: Vec<Part>) {
         for part in parts {
+            let logprobs = std::mem::take(&mut self.logprobs);
             match part {
-                Part::Content(text) => {
-                    let logprobs = std::mem::take(&mut self.logprobs);
-                    self.ready.push_back(Piece::Text { text, logprobs });
-                }
-                Part::Thinking(t) => self.ready.push_back(Piece::Thinking(t)),
+                Part::Content(text) => self.ready.push_back(Piece::Text { text, logprobs }),
+                Part::Thinking(text) => self.ready.push_back(Piece::Thinking { text, logprobs }),
                 Part::Call(call) => match self.ready.back_mut() {
-                    Some(Piece::Calls(calls)) => calls.push(call),
-                    _ => self.ready.push_back(Piece::Calls(vec![call])),
+                    Some(Piece::Calls { calls, logprobs: l }) => {
+                        calls.push(call);
+                        l.extend(logprobs);
+                    }
+                    _ => self.ready.push_back(Piece::Calls {
+                        calls: vec![call],
+                        logprobs,
+                    }),
                 },
             }
         }
@@ -364,8 +376,14 @@ pub async fn collect(stream: impl Stream<Item = Piece>) -> Result<Collected, Api
                 text.push_str(&t);
                 all.extend(logprobs);
             }
-            Piece::Thinking(t) => thinking.push_str(&t),
-            Piece::Calls(c) => calls.extend(c),
+            Piece::Thinking { text: t, logprobs } => {
+                thinking.push_str(&t);
+                all.extend(logprobs);
+            }
+            Piece::Calls { calls: c, logprobs } => {
+                calls.extend(c);
+                all.extend(logprobs);
+            }
             Piece::Done {
                 reason,
                 metrics,

@@ -80,14 +80,16 @@ pub async fn chat(
             c.logprobs = wire_logprobs(asked, &logprobs);
             serde_json::to_value(c)
         }
-        Piece::Thinking(thinking) => {
+        Piece::Thinking { text, logprobs } => {
             let mut c = chunk(&name, String::new(), None);
-            c.message.thinking = Some(thinking);
+            c.message.thinking = Some(text);
+            c.logprobs = wire_logprobs(asked, &logprobs);
             serde_json::to_value(c)
         }
-        Piece::Calls(calls) => {
+        Piece::Calls { calls, logprobs } => {
             let mut c = chunk(&name, String::new(), None);
             c.message.tool_calls = native_calls(&calls);
+            c.logprobs = wire_logprobs(asked, &logprobs);
             serde_json::to_value(c)
         }
         Piece::Done {

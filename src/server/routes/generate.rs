@@ -93,13 +93,14 @@ pub async fn generate(
             c.logprobs = wire_logprobs(asked, &logprobs);
             serde_json::to_value(c)
         }
-        Piece::Thinking(thinking) => {
+        Piece::Thinking { text, logprobs } => {
             let mut c = chunk(&name, String::new(), None);
-            c.thinking = Some(thinking);
+            c.thinking = Some(text);
+            c.logprobs = wire_logprobs(asked, &logprobs);
             serde_json::to_value(c)
         }
         // Generate takes no tools, so no calls are ever parsed.
-        Piece::Calls(_) => serde_json::to_value(chunk(&name, String::new(), None)),
+        Piece::Calls { .. } => serde_json::to_value(chunk(&name, String::new(), None)),
         Piece::Done {
             reason,
             metrics,

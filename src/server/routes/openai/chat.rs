@@ -159,14 +159,14 @@ fn chunks(
                 };
                 vec![head.delta(delta, head.logprobs(&logprobs), None)]
             }
-            Piece::Thinking(t) => {
+            Piece::Thinking { text, logprobs } => {
                 let delta = Delta {
-                    extra: Beyond::reasoning(t),
+                    extra: Beyond::reasoning(text),
                     ..Delta::default()
                 };
-                vec![head.delta(delta, None, None)]
+                vec![head.delta(delta, head.logprobs(&logprobs), None)]
             }
-            Piece::Calls(calls) => {
+            Piece::Calls { calls, logprobs } => {
                 let delta = Delta {
                     content: Some(String::new()),
                     extra: Beyond {
@@ -175,7 +175,7 @@ fn chunks(
                     },
                     ..Delta::default()
                 };
-                vec![head.delta(delta, None, None)]
+                vec![head.delta(delta, head.logprobs(&logprobs), None)]
             }
             Piece::Done {
                 reason,

@@ -152,7 +152,7 @@ fn chunks(
                 let lps = head.legacy(&logprobs, &mut offset);
                 vec![head.text(text, lps, None)]
             }
-            Piece::Thinking(_) | Piece::Calls(_) => vec![],
+            Piece::Thinking { .. } | Piece::Calls { .. } => vec![],
             Piece::Done {
                 reason,
                 metrics,
