@@ -304,7 +304,10 @@ async fn thinking_goes_to_its_own_field() {
         .filter_map(|l| l["logprobs"].as_array())
         .map(Vec::len)
         .sum();
-    assert_eq!(counted as u64, last["eval_count"].as_u64().expect("eval_count"));
+    assert_eq!(
+        counted as u64,
+        last["eval_count"].as_u64().expect("eval_count")
+    );
     assert!(lines
         .iter()
         .filter(|l| l["message"].get("thinking").is_some())
