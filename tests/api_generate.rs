@@ -3,21 +3,9 @@
 
 mod common;
 
-use common::{post, TestServer};
+use common::{ndjson, post, TestServer};
 use futures::StreamExt;
 use serde_json::{json, Value};
-
-/// Every line is one JSON object; no blank lines; the body ends with a newline.
-fn ndjson(text: &str) -> Vec<Value> {
-    assert!(text.ends_with('\n'), "stream must end with a newline");
-    text.trim_end_matches('\n')
-        .split('\n')
-        .map(|line| {
-            assert!(!line.is_empty(), "blank line in NDJSON");
-            serde_json::from_str(line).expect("each line is JSON")
-        })
-        .collect()
-}
 
 const METRICS: [&str; 6] = [
     "total_duration",

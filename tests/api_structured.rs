@@ -4,9 +4,8 @@
 
 mod common;
 
-use common::{post, TestServer};
+use common::{ndjson_reply, post, TestServer};
 use futures::future::join_all;
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 /// Seeded samples per schema, at temperature 1.
@@ -101,17 +100,9 @@ async fn chat(base: &str, body: Value) -> (String, String) {
 
 /// The concatenated content of a streamed `/api/chat`.
 async fn chat_streamed(base: &str, body: Value) -> String {
-    let r = post(&format!("{base}/api/chat"), body).await;
-    assert_eq!(r.status(), 200);
-    let mut bytes = r.bytes_stream();
-    let mut body = Vec::new();
-    while let Some(chunk) = bytes.next().await {
-        body.extend_from_slice(&chunk.expect("chunk"));
-    }
-    let text = String::from_utf8(body).expect("utf-8");
+    let lines = ndjson_reply(post(&format!("{base}/api/chat"), body).await).await;
     let mut content = String::new();
-    for line in text.lines() {
-        let v: Value = serde_json::from_str(line).expect("NDJSON line");
+    for v in lines {
         assert!(v.get("error").is_none(), "{v}");
         content.push_str(v["message"]["content"].as_str().expect("content"));
     }

@@ -8,8 +8,7 @@
 
 mod common;
 
-use common::{post, temp_store, templated_model, TestServer};
-use futures::StreamExt;
+use common::{ndjson_reply, post, temp_store, templated_model, TestServer};
 use serde_json::{json, Value};
 
 async fn server() -> String {
@@ -48,21 +47,6 @@ fn few_shot(question: &str) -> Value {
 async fn json_of(r: reqwest::Response) -> (u16, Value) {
     let status = r.status().as_u16();
     (status, r.json().await.expect("json"))
-}
-
-/// The lines of a streamed NDJSON reply.
-async fn ndjson(r: reqwest::Response) -> Vec<Value> {
-    assert_eq!(r.status(), 200);
-    let mut body = Vec::new();
-    let mut s = r.bytes_stream();
-    while let Some(chunk) = s.next().await {
-        body.extend_from_slice(&chunk.expect("chunk"));
-    }
-    String::from_utf8(body)
-        .expect("utf-8")
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("NDJSON line"))
-        .collect()
 }
 
 fn is_call_id(id: &Value) -> bool {
@@ -110,7 +94,7 @@ async fn native_chat_parses_the_models_own_call_and_takes_the_result_back() {
     assert_eq!(call["function"]["arguments"], json!({"city": "Tokyo"}));
 
     // Streamed: the call arrives whole in one line; the rest agrees with the whole reply.
-    let lines = ndjson(post(&url, ask(true, few_shot("Weather in Tokyo?"))).await).await;
+    let lines = ndjson_reply(post(&url, ask(true, few_shot("Weather in Tokyo?"))).await).await;
     let with_calls: Vec<&Value> = lines
         .iter()
         .filter(|l| l["message"].get("tool_calls").is_some())
@@ -279,7 +263,7 @@ async fn thinking_goes_to_its_own_field() {
         let thinking = reply["message"]["thinking"].as_str().unwrap_or_default();
         assert!(!thinking.is_empty(), "{think}: {reply}");
         assert!(!thinking.contains("<think>") && !thinking.contains("</think>"));
-        let lines = ndjson(post(&chat, ask(think, true)).await).await;
+        let lines = ndjson_reply(post(&chat, ask(think, true)).await).await;
         let streamed: String = lines
             .iter()
             .filter_map(|l| l["message"]["thinking"].as_str())
@@ -297,7 +281,7 @@ async fn thinking_goes_to_its_own_field() {
     // Logprobs travel with the tokens' own piece, reasoning included.
     let mut req = ask(Value::Null, true);
     req["logprobs"] = json!(true);
-    let lines = ndjson(post(&chat, req).await).await;
+    let lines = ndjson_reply(post(&chat, req).await).await;
     let last = lines.last().expect("final line");
     let counted: usize = lines
         .iter()
@@ -400,7 +384,7 @@ async fn thinking_goes_to_its_own_field() {
         let value: Value = serde_json::from_str(content).expect("JSON answer");
         assert!(jsonschema::is_valid(&schema, &value), "{content}");
         req["stream"] = json!(true);
-        let lines = ndjson(post(&chat, req).await).await;
+        let lines = ndjson_reply(post(&chat, req).await).await;
         let streamed: String = lines
             .iter()
             .filter_map(|l| l["message"]["content"].as_str())

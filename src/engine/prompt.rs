@@ -100,7 +100,7 @@ impl PromptModel {
         options: &GenerateOptions,
         truncate: bool,
     ) -> Result<Prompt, EngineError> {
-        let mut messages = chat.messages.clone();
+        let mut messages = self.template_messages(&chat.messages);
         loop {
             let text = self.template.render_with(
                 &Value::Array(messages.clone()),
@@ -129,6 +129,20 @@ impl PromptModel {
                 }
             }
         }
+    }
+
+    /// The messages as this model's template needs them: earlier reasoning also under the
+    /// name HF templates read, and tool-call ids a Mistral template accepts.
+    fn template_messages(&self, messages: &[Value]) -> Vec<Value> {
+        let mut messages: Vec<Value> = messages
+            .iter()
+            .cloned()
+            .map(with_reasoning_content)
+            .collect();
+        if self.tools == Some(ToolSyntax::Mistral) {
+            mistral_ids(&mut messages);
+        }
+        messages
     }
 
     /// Tokens of `/api/generate`: templated unless `raw`, appended to `context` if given.
@@ -179,6 +193,65 @@ impl PromptModel {
     }
 }
 
+/// Earlier reasoning (`thinking`) also as `reasoning_content`, the name Qwen 3's and other
+/// HF templates read.
+fn with_reasoning_content(mut message: Value) -> Value {
+    if let Some(obj) = message.as_object_mut() {
+        if let Some(thinking) = obj.get("thinking").filter(|t| t.is_string()).cloned() {
+            obj.entry("reasoning_content").or_insert(thinking);
+        }
+    }
+    message
+}
+
+/// Mistral's templates refuse any tool-call id that is not 9 alphanumerics; Ollama's and
+/// OpenAI's are `call_…`, and native histories often have none. Each call gets a 9-character
+/// id derived from its own (or from its position), and each tool result the id of the call
+/// it answers: by `tool_call_id` when given, else the earliest call not yet answered.
+fn mistral_ids(messages: &mut [Value]) {
+    use sha2::{Digest, Sha256};
+    let short = |seed: &str| -> String {
+        let digest = Sha256::digest(seed.as_bytes());
+        digest
+            .iter()
+            .take(5)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()[..9]
+            .to_string()
+    };
+    let mut known: Vec<(String, String)> = vec![];
+    let mut unanswered: std::collections::VecDeque<String> = Default::default();
+    let mut n = 0;
+    for message in messages.iter_mut() {
+        if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
+            for call in calls {
+                n += 1;
+                let original = call.get("id").and_then(Value::as_str).map(String::from);
+                let id = short(original.as_deref().unwrap_or(&format!("call #{n}")));
+                if let Some(original) = original {
+                    known.push((original, id.clone()));
+                }
+                call["id"] = json!(id);
+                unanswered.push_back(id);
+            }
+        }
+        if message.get("role").and_then(Value::as_str) != Some("tool") {
+            continue;
+        }
+        let given = message.get("tool_call_id").and_then(Value::as_str);
+        let id = match given {
+            Some(g) => known
+                .iter()
+                .find(|(o, _)| o == g)
+                .map(|(_, id)| id.clone())
+                .unwrap_or_else(|| short(g)),
+            None => unanswered.front().cloned().unwrap_or_else(|| short("tool")),
+        };
+        unanswered.retain(|u| *u != id);
+        message["tool_call_id"] = json!(id);
+    }
+}
+
 /// An over-long prompt keeps its first `num_keep` tokens (at most a quarter of the window)
 /// and its tail, half the window in all, leaving the other half for the answer as Ollama
 /// does for raw prompts.
@@ -195,4 +268,54 @@ fn cut(tokens: &[u32], options: &GenerateOptions) -> Vec<u32> {
 /// The prompt must leave room for at least one generated token.
 fn fits(tokens: &[u32], num_ctx: usize) -> bool {
     tokens.len() < num_ctx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistral_templates_get_ids_they_accept() {
+        let template = ChatTemplate::new(
+            include_str!("../../tests/fixtures/templates/mistral-nemo.jinja"),
+            "<s>",
+            "</s>",
+        )
+        .expect("template");
+        let call = |id: Option<&str>| {
+            let mut c = json!({"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}});
+            if let Some(id) = id {
+                c["id"] = json!(id);
+            }
+            json!({"role": "assistant", "content": "", "tool_calls": [c]})
+        };
+        let tools = json!([{"type": "function", "function": {"name": "get_weather",
+            "parameters": {"type": "object", "properties": {}}}}]);
+        // Ollama's shape (no ids, results by order) and OpenAI's (ids, results by id).
+        for (calls, result) in [
+            (
+                call(None),
+                json!({"role": "tool", "content": "5 C", "tool_name": "get_weather"}),
+            ),
+            (
+                call(Some("call_k3x9q2ab")),
+                json!({"role": "tool", "content": "5 C", "tool_call_id": "call_k3x9q2ab"}),
+            ),
+        ] {
+            let mut messages = vec![
+                json!({"role": "user", "content": "Weather?"}),
+                calls,
+                result,
+            ];
+            let plain = Value::Array(messages.clone());
+            assert!(template.render(&plain, Some(&tools), true).is_err());
+            mistral_ids(&mut messages);
+            let id = messages[1]["tool_calls"][0]["id"].clone();
+            assert_eq!(messages[2]["tool_call_id"], id);
+            let rendered = template
+                .render(&Value::Array(messages), Some(&tools), true)
+                .expect("renders");
+            assert!(rendered.contains(id.as_str().expect("id")), "{rendered}");
+        }
+    }
 }

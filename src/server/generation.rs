@@ -12,14 +12,14 @@ use tokio::sync::mpsc;
 
 use super::error::ApiError;
 use super::ndjson::ndjson_response;
-use super::output::{mistral_ids, Asks, OutputParser, Part, Think, ToolCall, ToolChoice};
+use super::output::{Asks, OutputParser, Part, Think, ToolCall, ToolChoice};
 use super::AppState;
 use crate::api::{KeepAlive, Logprob, Metrics, TopLogprob};
 use crate::engine::{
     ChatPrompt, Done, EngineError, Event, GenerateJob, GenerateOptions, GeneratePrompt, Grammar,
     Lease, Registry, TokenLogprob, TokenProb,
 };
-use crate::text::{Tokenizer, ToolSyntax};
+use crate::text::Tokenizer;
 
 /// One step of a generation, as the routes see it.
 pub enum Piece {
@@ -130,11 +130,6 @@ pub async fn run(
         let prompt = &model.prompt;
         let tokens = match input {
             Input::Chat(messages) => {
-                let mut messages: Vec<Value> =
-                    messages.into_iter().map(with_reasoning_content).collect();
-                if prompt.tools == Some(ToolSyntax::Mistral) {
-                    mistral_ids(&mut messages);
-                }
                 let chat = ChatPrompt {
                     messages,
                     tools,
@@ -178,17 +173,6 @@ pub async fn run(
         visible,
     })?;
     Ok(pieces(rx, lease, started, parser))
-}
-
-/// Earlier reasoning (`thinking`) also as `reasoning_content`, the name Qwen 3's and other
-/// HF templates read.
-fn with_reasoning_content(mut message: Value) -> Value {
-    if let Some(obj) = message.as_object_mut() {
-        if let Some(thinking) = obj.get("thinking").filter(|t| t.is_string()).cloned() {
-            obj.entry("reasoning_content").or_insert(thinking);
-        }
-    }
-    message
 }
 
 /// Control tokens among `markers`: the engine prints them so the parsers see them.

@@ -207,54 +207,6 @@ impl Asks {
     }
 }
 
-/// Mistral's templates refuse any tool-call id that is not 9 alphanumerics; Ollama's and
-/// OpenAI's are `call_…`, and native histories often have none. Each call gets a 9-character
-/// id derived from its own (or from its position), and each tool result the id of the call
-/// it answers: by `tool_call_id` when given, else the earliest call not yet answered.
-pub fn mistral_ids(messages: &mut [Value]) {
-    use sha2::{Digest, Sha256};
-    let short = |seed: &str| -> String {
-        let digest = Sha256::digest(seed.as_bytes());
-        digest
-            .iter()
-            .take(5)
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()[..9]
-            .to_string()
-    };
-    let mut known: Vec<(String, String)> = vec![];
-    let mut unanswered: std::collections::VecDeque<String> = Default::default();
-    let mut n = 0;
-    for message in messages.iter_mut() {
-        if let Some(calls) = message.get_mut("tool_calls").and_then(Value::as_array_mut) {
-            for call in calls {
-                n += 1;
-                let original = call.get("id").and_then(Value::as_str).map(String::from);
-                let id = short(original.as_deref().unwrap_or(&format!("call #{n}")));
-                if let Some(original) = original {
-                    known.push((original, id.clone()));
-                }
-                call["id"] = json!(id);
-                unanswered.push_back(id);
-            }
-        }
-        if message.get("role").and_then(Value::as_str) != Some("tool") {
-            continue;
-        }
-        let given = message.get("tool_call_id").and_then(Value::as_str);
-        let id = match given {
-            Some(g) => known
-                .iter()
-                .find(|(o, _)| o == g)
-                .map(|(_, id)| id.clone())
-                .unwrap_or_else(|| short(g)),
-            None => unanswered.front().cloned().unwrap_or_else(|| short("tool")),
-        };
-        unanswered.retain(|u| *u != id);
-        message["tool_call_id"] = json!(id);
-    }
-}
-
 /// A tool without `parameters` gets an empty object schema: templates (Hermes 3) read
 /// `parameters.properties` of every tool.
 fn with_parameters(tool: &Value) -> Value {
@@ -408,51 +360,6 @@ mod tests {
             );
         }
         assert!(Think::from_effort(Some("extreme")).is_err());
-    }
-
-    #[test]
-    fn mistral_templates_get_ids_they_accept() {
-        let template = crate::text::ChatTemplate::new(
-            include_str!("../../tests/fixtures/templates/mistral-nemo.jinja"),
-            "<s>",
-            "</s>",
-        )
-        .expect("template");
-        let call = |id: Option<&str>| {
-            let mut c = json!({"function": {"name": "get_weather", "arguments": {"city": "Oslo"}}});
-            if let Some(id) = id {
-                c["id"] = json!(id);
-            }
-            json!({"role": "assistant", "content": "", "tool_calls": [c]})
-        };
-        let tools = json!([{"type": "function", "function": {"name": "get_weather",
-            "parameters": {"type": "object", "properties": {}}}}]);
-        // Ollama's shape (no ids, results by order) and OpenAI's (ids, results by id).
-        for (calls, result) in [
-            (
-                call(None),
-                json!({"role": "tool", "content": "5 C", "tool_name": "get_weather"}),
-            ),
-            (
-                call(Some("call_k3x9q2ab")),
-                json!({"role": "tool", "content": "5 C", "tool_call_id": "call_k3x9q2ab"}),
-            ),
-        ] {
-            let mut messages = vec![
-                json!({"role": "user", "content": "Weather?"}),
-                calls,
-                result,
-            ];
-            let plain = Value::Array(messages.clone());
-            assert!(template.render(&plain, Some(&tools), true).is_err());
-            mistral_ids(&mut messages);
-            let id = messages[1]["tool_calls"][0]["id"].clone();
-            assert_eq!(messages[2]["tool_call_id"], id);
-            let rendered = template
-                .render(&Value::Array(messages), Some(&tools), true)
-                .expect("renders");
-            assert!(rendered.contains(id.as_str().expect("id")), "{rendered}");
-        }
     }
 
     #[test]

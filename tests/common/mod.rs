@@ -193,3 +193,21 @@ pub fn templated_model(base: &str, template: &str, store: &std::path::Path, name
     }
     std::os::unix::fs::symlink(&target, store.join(format!("{name}.gguf"))).expect("link");
 }
+
+/// Every line is one JSON object; no blank lines; the body ends with a newline.
+pub fn ndjson(text: &str) -> Vec<serde_json::Value> {
+    assert!(text.ends_with('\n'), "stream must end with a newline");
+    text.trim_end_matches('\n')
+        .split('\n')
+        .map(|line| {
+            assert!(!line.is_empty(), "blank line in NDJSON");
+            serde_json::from_str(line).expect("each line is JSON")
+        })
+        .collect()
+}
+
+/// The lines of a streamed NDJSON reply that answered 200.
+pub async fn ndjson_reply(r: reqwest::Response) -> Vec<serde_json::Value> {
+    assert_eq!(r.status(), 200);
+    ndjson(&r.text().await.expect("body"))
+}
