@@ -69,7 +69,7 @@ fn main() {
         ..GenerateOptions::default()
     };
     let tokens = prompt
-        .chat_tokens(&chat, &options, true)
+        .chat_tokens(&chat, &options, true, &Default::default())
         .expect("prompt")
         .tokens;
     let rt = tokio::runtime::Builder::new_current_thread()

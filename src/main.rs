@@ -5,7 +5,9 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use rollama::config::{Cli, Command, ServeArgs};
-use rollama::engine::{Registry, RegistryConfig};
+use std::sync::Arc;
+
+use rollama::engine::{RegistryConfig, Service};
 use rollama::model::LoadOptions;
 use rollama::server::{self, AppState};
 use rollama::store::ModelStore;
@@ -32,7 +34,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rollama::model::quant::set_pool_threads(n);
     }
     let device = rollama::model::default_device()?;
-    let registry = Registry::new(
+    let engine = Service::new(
         ModelStore::new(&args.models),
         RegistryConfig {
             default_keep_alive: args.default_keep_alive(),
@@ -50,7 +52,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, models = %args.models.display(), "rollama listening");
     let state = AppState {
-        registry,
+        engine: Arc::new(engine),
         version: args.ollama_version,
         metrics: args.metrics,
         sse_keep_alive: server::SSE_KEEP_ALIVE,

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{Logprob, Metrics};
+use super::{Logprob, Metrics, Options};
 
 /// `POST /api/chat`.
 #[derive(Debug, Default, Deserialize)]
@@ -12,7 +12,7 @@ pub struct ChatRequest {
     pub tools: Option<Vec<Value>>,
     pub stream: Option<bool>,
     pub format: Option<Value>,
-    pub options: Option<Map<String, Value>>,
+    pub options: Option<Options>,
     /// Parsed by [`super::KeepAlive::from_request`] so its error text is Ollama's, unadorned.
     pub keep_alive: Option<Value>,
     pub think: Option<Value>,

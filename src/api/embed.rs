@@ -1,5 +1,7 @@
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::Options;
 
 /// `POST /api/embed`.
 #[derive(Debug, Default, Deserialize)]
@@ -10,7 +12,7 @@ pub struct EmbedRequest {
     pub input: Value,
     pub truncate: Option<bool>,
     pub dimensions: Option<i64>,
-    pub options: Option<Map<String, Value>>,
+    pub options: Option<Options>,
     pub keep_alive: Option<Value>,
 }
 
@@ -30,7 +32,7 @@ pub struct EmbedResponse {
 pub struct EmbeddingsRequest {
     pub model: String,
     pub prompt: String,
-    pub options: Option<Map<String, Value>>,
+    pub options: Option<Options>,
     pub keep_alive: Option<Value>,
 }
 

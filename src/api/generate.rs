@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{Logprob, Metrics};
+use super::{Logprob, Metrics, Options};
 
 /// `POST /api/generate`.
 #[derive(Debug, Default, Deserialize)]
@@ -17,7 +17,7 @@ pub struct GenerateRequest {
     pub raw: bool,
     pub format: Option<Value>,
     pub images: Option<Vec<String>>,
-    pub options: Option<Map<String, Value>>,
+    pub options: Option<Options>,
     /// Parsed by [`super::KeepAlive::from_request`] so its error text is Ollama's, unadorned.
     pub keep_alive: Option<Value>,
     pub think: Option<Value>,

@@ -9,6 +9,7 @@ mod generate;
 mod keep_alive;
 mod models;
 pub mod openai;
+mod options;
 
 pub use chat::{ChatChunk, ChatRequest, Message};
 pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
@@ -18,6 +19,7 @@ pub use models::{
     ModelDetails, PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse,
     VersionResponse,
 };
+pub use options::Options;
 
 use serde::{Deserialize, Serialize};
 

@@ -8,7 +8,7 @@ pub struct VersionResponse {
 }
 
 /// The `details` object of tags, show and ps: all six classic fields always present.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ModelDetails {
     pub parent_model: String,
     pub format: String,

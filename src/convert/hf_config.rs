@@ -25,13 +25,7 @@ pub fn config_json(
     dtype: WeightDtype,
     tokenizer: Option<&Tokenizer>,
 ) -> Result<Value, ConvertError> {
-    let (architecture, model_type) = match c.family {
-        Family::Llama => ("LlamaForCausalLM", "llama"),
-        Family::Qwen2 => ("Qwen2ForCausalLM", "qwen2"),
-        Family::Qwen3 => ("Qwen3ForCausalLM", "qwen3"),
-        Family::Gemma3 => ("Gemma3ForCausalLM", "gemma3_text"),
-        Family::Phi3 => ("Phi3ForCausalLM", "phi3"),
-    };
+    let (architecture, model_type) = (c.family.hf_class(), c.family.hf_model_type());
     let rope_scaling = match c.rope_freq_scale {
         s if (s - 1.0).abs() < 1e-12 => Value::Null,
         s => json!({ "rope_type": "linear", "type": "linear", "factor": f32_json(1.0 / s) }),

@@ -186,9 +186,11 @@ pub fn convert(
         pretty(&hf_config::generation_config(tokenizer.as_ref())),
     )?;
     if let Some(tok) = &tokenizer {
-        let template = checkpoint
-            .get_str("tokenizer.chat_template")
-            .or_else(|| crate::text::ChatTemplate::builtin(&arch));
+        let template = crate::text::TemplateChoice::for_model(
+            checkpoint.get_str("tokenizer.chat_template"),
+            &arch,
+        )
+        .chat_format();
         write("tokenizer.json", tokenizer::tokenizer_json(tok)?)?;
         write(
             "tokenizer_config.json",

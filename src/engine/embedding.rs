@@ -49,7 +49,7 @@ impl EmbedHandle {
         std::thread::Builder::new()
             .name("embedder".into())
             .spawn(move || run(model, rx, worker_stats))
-            .map_err(|e| EngineError::Load(format!("cannot start the embedder thread: {e}")))?;
+            .map_err(|e| EngineError::Failed(format!("cannot start the embedder thread: {e}")))?;
         Ok(Self {
             tx,
             stats,
@@ -109,6 +109,11 @@ impl EmbedHandle {
 
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
+    }
+
+    /// Whether the worker thread still runs (see [`super::EngineHandle::is_alive`]).
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
     }
 }
 

@@ -1,32 +1,50 @@
-//! Scheduling and generation. Imports tokio for channels, never axum.
+//! Scheduling and generation. Imports tokio for channels, never axum or HTTP.
 //!
-//! Each loaded model runs on its own OS thread ([`worker`]), fed by a bounded channel of
-//! [`Command`]s. A request gets an unbounded channel of [`Event`]s back; dropping its
-//! receiver (the HTTP client went away) cancels the request at the next step.
+//! A server sees the engine through [`Engine`] ([`service`]): typed calls to generate,
+//! embed, load and describe models, answered with typed [`request`] values. Behind it, the
+//! [`Registry`] loads models from the store on demand; each loaded model runs on its own OS
+//! thread ([`worker`]), fed by an unbounded channel of [`Command`]s (what bounds the queue
+//! is the `waiting` count, checked in [`EngineHandle::submit`]). A request gets an
+//! unbounded channel of [`Event`]s back; dropping its receiver (the HTTP client went away)
+//! cancels the request at the next step.
 
+mod describe;
+mod embed;
 mod embedding;
 mod error;
+mod generate;
 mod grammar;
 mod json_tail;
 mod options;
+mod output;
 mod prefix_cache;
 mod prompt;
 mod registry;
+pub mod request;
 mod sampling;
 mod sequence;
+mod service;
 mod stats;
 mod stop;
 mod think_first;
 mod worker;
 
+pub use describe::{Counters, ModelDescription, ModelEntry, ModelInfo, RunningModel, TensorInfo};
 pub use embedding::EmbedHandle;
-pub use error::EngineError;
+pub use error::{EngineError, ErrorKind};
 pub use grammar::{close_objects, grammar_counters, Constraint, Grammar, Grammars};
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{template_capabilities, ChatPrompt, GeneratePrompt, Prompt, PromptModel};
-pub use registry::{Decoder, Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig, Runner};
+pub use registry::{
+    is_embedder, Decoder, Lease, LoadedInfo, LoadedModel, Registry, RegistryConfig, Runner,
+};
+pub use request::{
+    EmbedRequest, Embeddings, Finished, GenerateRequest, GenerationMetrics, Input, Piece, Pieces,
+    PromptInput, Think, ToolCall, ToolChoice,
+};
 pub use sampling::{argmax, log_probs, Sampler};
-pub use stats::{EngineStats, StatsSnapshot};
+pub use service::{Engine, Service};
+pub use stats::{EngineStats, Preparing, StatsSnapshot};
 pub use stop::{StopMatcher, StopOutcome};
 
 use std::sync::Arc;
@@ -53,15 +71,6 @@ pub enum FinishReason {
     Stop,
     /// `num_predict` reached, or the context window is full.
     Length,
-}
-
-impl FinishReason {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::Stop => "stop",
-            Self::Length => "length",
-        }
-    }
 }
 
 /// Counters of a finished generation.
@@ -160,6 +169,10 @@ pub struct EngineConfig {
     /// the mid-stream error path end to end. Always `None` in `rollama serve`.
     #[doc(hidden)]
     pub fail_after_tokens: Option<usize>,
+    /// Test hook: the model's thread panics once a sequence has generated this many
+    /// tokens, to exercise a worker that dies. Always `None` in `rollama serve`.
+    #[doc(hidden)]
+    pub panic_after_tokens: Option<usize>,
 }
 
 impl Default for EngineConfig {
@@ -171,6 +184,7 @@ impl Default for EngineConfig {
             kv_tokens: DEFAULT_NUM_PARALLEL * DEFAULT_NUM_CTX,
             prefix_cache_tokens: 2 * DEFAULT_NUM_CTX,
             fail_after_tokens: None,
+            panic_after_tokens: None,
         }
     }
 }
@@ -191,7 +205,7 @@ impl EngineHandle {
         std::thread::Builder::new()
             .name("engine".into())
             .spawn(move || worker::run(model, tokenizer, config, worker_stats, rx))
-            .map_err(|e| EngineError::Load(format!("cannot start the engine thread: {e}")))?;
+            .map_err(|e| EngineError::Failed(format!("cannot start the engine thread: {e}")))?;
         Ok(Self {
             tx,
             stats,
@@ -214,5 +228,17 @@ impl EngineHandle {
     /// The engine's live counters.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot()
+    }
+
+    /// Counts a request as `preparing` (its prompt being rendered and tokenized) until the
+    /// guard drops.
+    pub fn preparing(&self) -> Preparing {
+        Preparing::new(Arc::clone(&self.stats))
+    }
+
+    /// Whether the worker thread still runs: it drops its receiver only when it ends, and
+    /// while a handle exists it ends only by panicking.
+    pub fn is_alive(&self) -> bool {
+        !self.tx.is_closed()
     }
 }

@@ -1,11 +1,8 @@
-//! Ollama's `options` object turned into validated generation parameters.
-//!
-//! Unknown keys are ignored, as Ollama does (clients still send legacy ones such as
-//! `mirostat` or `tfs_z`); a known key with the wrong JSON type is an error.
-
-use serde_json::{Map, Value};
+//! The parameters of one generation: a request's [`Options`] (typed by `api`) resolved
+//! against the defaults and the model's window.
 
 use super::EngineError;
+use crate::api::Options;
 
 /// Everything that shapes one generation.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,114 +56,52 @@ impl Default for GenerateOptions {
 }
 
 impl GenerateOptions {
-    /// Applies a request's `options` on top of the defaults. `context_length` is the
-    /// model's trained window; `num_ctx` is clamped to it.
-    pub fn from_request(
-        options: Option<&Map<String, Value>>,
+    /// A request's options on top of the defaults, once the model is known: `num_ctx`
+    /// defaults to `default_num_ctx` and is clamped to `context_length` (the model's window,
+    /// or its KV budget if smaller). A known option of the wrong type is Ollama's error.
+    pub fn resolve(
+        options: &Options,
         default_num_ctx: usize,
         context_length: usize,
     ) -> Result<Self, EngineError> {
-        let mut o = Self {
-            num_ctx: default_num_ctx,
-            ..Self::default()
-        };
-        let mut repeat_last_n: i64 = 64;
-        if let Some(map) = options {
-            for (key, value) in map {
-                if value.is_null() {
-                    continue;
-                }
-                match key.as_str() {
-                    "temperature" => o.temperature = float(key, value)?,
-                    "top_k" => o.top_k = int(key, value)?.max(0) as usize,
-                    "top_p" => o.top_p = float(key, value)?,
-                    "min_p" => o.min_p = float(key, value)?,
-                    "typical_p" => o.typical_p = float(key, value)?,
-                    "repeat_penalty" => o.repeat_penalty = float(key, value)?,
-                    "repeat_last_n" => repeat_last_n = int(key, value)?,
-                    "presence_penalty" => o.presence_penalty = float(key, value)?,
-                    "frequency_penalty" => o.frequency_penalty = float(key, value)?,
-                    "seed" => {
-                        let seed = int(key, value)?;
-                        o.seed = (seed >= 0).then_some(seed as u64);
-                    }
-                    "num_predict" => {
-                        let n = int(key, value)?;
-                        o.num_predict = (n >= 0).then_some(n as usize);
-                    }
-                    "num_ctx" => o.num_ctx = int(key, value)?.max(4) as usize,
-                    "num_keep" => o.num_keep = int(key, value)?.max(0) as usize,
-                    "stop" => o.stop = stop_list(key, value)?,
-                    // Load-time options we accept with their types checked.
-                    "num_thread" => {
-                        let n = int(key, value)?;
-                        o.num_thread = (n > 0).then_some(n as usize);
-                    }
-                    "num_batch" | "num_gpu" | "main_gpu" | "draft_num_predict" => {
-                        int(key, value)?;
-                    }
-                    "use_mmap" => {
-                        boolean(key, value)?;
-                    }
-                    _ => tracing::debug!(option = %key, "ignoring unknown option"),
-                }
-            }
-        }
-        o.num_ctx = o.num_ctx.min(context_length.max(4));
-        o.repeat_last_n = match repeat_last_n {
-            n if n < 0 => o.num_ctx,
-            n => n as usize,
-        };
-        Ok(o)
+        options.check().map_err(EngineError::InvalidOption)?;
+        let d = Self::default();
+        let count = |v: Option<i64>| v.map(|n| n.max(0) as usize);
+        let num_ctx = options
+            .num_ctx
+            .map_or(default_num_ctx, |n| n.max(4) as usize);
+        let num_ctx = num_ctx.min(context_length.max(4));
+        Ok(Self {
+            temperature: options.temperature.unwrap_or(d.temperature),
+            top_k: count(options.top_k).unwrap_or(d.top_k),
+            top_p: options.top_p.unwrap_or(d.top_p),
+            min_p: options.min_p.unwrap_or(d.min_p),
+            typical_p: options.typical_p.unwrap_or(d.typical_p),
+            repeat_penalty: options.repeat_penalty.unwrap_or(d.repeat_penalty),
+            repeat_last_n: match options.repeat_last_n {
+                Some(n) if n < 0 => num_ctx,
+                n => count(n).unwrap_or(d.repeat_last_n),
+            },
+            presence_penalty: options.presence_penalty.unwrap_or(d.presence_penalty),
+            frequency_penalty: options.frequency_penalty.unwrap_or(d.frequency_penalty),
+            seed: options.seed.filter(|&s| s >= 0).map(|s| s as u64),
+            stop: options.stop.clone().unwrap_or_default(),
+            num_predict: options.num_predict.filter(|&n| n >= 0).map(|n| n as usize),
+            num_ctx,
+            num_keep: count(options.num_keep).unwrap_or(d.num_keep),
+            num_thread: options.num_thread.filter(|&n| n > 0).map(|n| n as usize),
+        })
     }
-}
-
-fn type_error(key: &str, ty: &str) -> EngineError {
-    EngineError::InvalidOption(format!("option \"{key}\" must be of type {ty}"))
-}
-
-fn float(key: &str, v: &Value) -> Result<f32, EngineError> {
-    v.as_f64()
-        .map(|x| x as f32)
-        .ok_or_else(|| type_error(key, "float"))
-}
-
-/// Integers may arrive as JSON floats; they are truncated, as in Ollama.
-fn int(key: &str, v: &Value) -> Result<i64, EngineError> {
-    v.as_i64()
-        .or_else(|| v.as_f64().map(|x| x as i64))
-        .ok_or_else(|| type_error(key, "integer"))
-}
-
-fn boolean(key: &str, v: &Value) -> Result<bool, EngineError> {
-    v.as_bool().ok_or_else(|| type_error(key, "boolean"))
-}
-
-/// `stop` must be an array of strings; a plain string is accepted too.
-fn stop_list(key: &str, v: &Value) -> Result<Vec<String>, EngineError> {
-    match v {
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
-            .iter()
-            .map(|i| {
-                i.as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| type_error(key, "[]string"))
-            })
-            .collect(),
-        _ => Err(type_error(key, "[]string")),
-    }
-    .map(|stops| stops.into_iter().filter(|s| !s.is_empty()).collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(v: Value) -> Result<GenerateOptions, EngineError> {
-        let map = v.as_object().cloned().unwrap_or_default();
-        GenerateOptions::from_request(Some(&map), 4096, 8192)
+        let options: Options = serde_json::from_value(v).expect("options parse");
+        GenerateOptions::resolve(&options, 4096, 8192)
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! From a request's text to the token ids the engine runs: chat templates, raw prompts,
 //! `context` continuation, and truncation of prompts longer than the window.
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use super::{EngineError, GenerateOptions};
-use crate::text::{ChatTemplate, ThinkingSyntax, Tokenizer, ToolSyntax};
+use crate::api::Message;
+use crate::text::{ChatTemplate, TemplateChoice, ThinkingSyntax, Tokenizer, ToolSyntax};
 
 /// The text side of a loaded model.
 pub struct PromptModel {
@@ -62,20 +64,25 @@ pub struct GeneratePrompt<'a> {
     pub vars: &'a Map<String, Value>,
 }
 
+impl ChatPrompt {
+    /// A message as templates read it (roles lowercase, as Ollama sends them on).
+    pub fn message(m: &Message) -> Value {
+        let mut m = m.clone();
+        m.role = m.role.to_lowercase();
+        serde_json::to_value(m).unwrap_or(Value::Null)
+    }
+}
+
 impl PromptModel {
-    /// The GGUF's `tokenizer.chat_template`, else our built-in one for the family.
+    /// The model's own chat template, else ours for its family, else plain prompt
+    /// rendering ([`TemplateChoice`]): any GGUF loads.
     pub fn new(
         tokenizer: Arc<Tokenizer>,
-        gguf_template: Option<&str>,
+        own_template: Option<&str>,
         architecture: &str,
     ) -> Result<Self, EngineError> {
-        let source = gguf_template
-            .or_else(|| ChatTemplate::builtin(architecture))
-            .ok_or_else(|| {
-                EngineError::Load(format!(
-                    "the model has no chat template and none is built in for '{architecture}'"
-                ))
-            })?
+        let source = TemplateChoice::for_model(own_template, architecture)
+            .source()
             .to_string();
         let template = ChatTemplate::new(
             &source,
@@ -94,41 +101,81 @@ impl PromptModel {
     /// Tokens of a chat. When the prompt does not fit in `num_ctx` and `truncate` is on, the
     /// oldest non-system messages are dropped (the last message always stays); if what is
     /// left is still too long, its tokens are cut as a raw prompt is.
+    ///
+    /// How many to keep is found by galloping from the newest message, then bisecting:
+    /// each probe renders only the messages kept, so the work grows with what fits in the
+    /// window (times a logarithm), not with the conversation (beyond one render of it
+    /// whole). `cancel` set (the client went away) stops it between probes.
     pub fn chat_tokens(
         &self,
         chat: &ChatPrompt,
         options: &GenerateOptions,
         truncate: bool,
+        cancel: &AtomicBool,
     ) -> Result<Prompt, EngineError> {
-        let mut messages = self.template_messages(&chat.messages);
-        loop {
+        let messages = self.template_messages(&chat.messages);
+        let render = |kept: &[Value]| -> Result<Prompt, EngineError> {
+            if cancel.load(Relaxed) {
+                return Err(EngineError::Failed("the request was cancelled".into()));
+            }
             let text = self.template.render_with(
-                &Value::Array(messages.clone()),
+                &Value::Array(kept.to_vec()),
                 chat.tools.as_ref(),
                 true,
                 &chat.vars,
             )?;
             let tokens = self.encode_rendered(&text, true)?;
-            if fits(&tokens, options.num_ctx) {
-                return Ok(Prompt { tokens, text });
+            Ok(Prompt { tokens, text })
+        };
+        let whole = render(&messages)?;
+        if fits(&whole.tokens, options.num_ctx) {
+            return Ok(whole);
+        }
+        if !truncate {
+            return Err(EngineError::PromptTooLong);
+        }
+        // Non-system messages but the last, oldest first: the ones that may go.
+        let droppable: Vec<usize> = (0..messages.len().saturating_sub(1))
+            .filter(|&i| messages[i]["role"] != "system")
+            .collect();
+        // The messages with only the newest `keep` droppable ones left.
+        let kept = |keep: usize| -> Vec<Value> {
+            let first_kept = droppable.len() - keep;
+            let gone = |i: &usize| droppable[..first_kept].binary_search(i).is_ok();
+            (0..messages.len())
+                .filter(|i| !gone(i))
+                .map(|i| messages[i].clone())
+                .collect()
+        };
+        let fewest = render(&kept(0))?;
+        if !fits(&fewest.tokens, options.num_ctx) {
+            let tokens = cut(&fewest.tokens, options);
+            return Ok(Prompt {
+                tokens,
+                text: fewest.text,
+            });
+        }
+        // `lo` fits, `hi` does not (all of them did not).
+        let (mut lo, mut hi, mut best) = (0, droppable.len(), fewest);
+        let mut probe = 1;
+        while probe < hi {
+            let p = render(&kept(probe))?;
+            if !fits(&p.tokens, options.num_ctx) {
+                hi = probe;
+                break;
             }
-            if !truncate {
-                return Err(EngineError::PromptTooLong);
-            }
-            let droppable = messages
-                .iter()
-                .take(messages.len().saturating_sub(1))
-                .position(|m| m["role"] != "system");
-            match droppable {
-                Some(i) => {
-                    messages.remove(i);
-                }
-                None => {
-                    let tokens = cut(&tokens, options);
-                    return Ok(Prompt { tokens, text });
-                }
+            (lo, best) = (probe, p);
+            probe *= 2;
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            let p = render(&kept(mid))?;
+            match fits(&p.tokens, options.num_ctx) {
+                true => (lo, best) = (mid, p),
+                false => hi = mid,
             }
         }
+        Ok(best)
     }
 
     /// The messages as this model's template needs them: earlier reasoning also under the
@@ -154,6 +201,12 @@ impl PromptModel {
         truncate: bool,
     ) -> Result<Prompt, EngineError> {
         let (prompt, system, raw, context) = (p.prompt, p.system, p.raw, p.context);
+        let vocab = self.tokenizer.vocab_size();
+        if let Some(bad) = context.iter().find(|&&t| t as usize >= vocab) {
+            return Err(EngineError::BadRequest(format!(
+                "context holds token {bad}, outside the model's vocabulary of {vocab} tokens"
+            )));
+        }
         let num_ctx = options.num_ctx;
         let mut tokens = context.to_vec();
         let text = if raw {

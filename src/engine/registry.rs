@@ -11,6 +11,7 @@ use super::{
     template_capabilities, EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars,
     PromptModel, StatsSnapshot,
 };
+use crate::api::KeepAlive;
 use crate::model::bert::{is_bert_dir, Embedder};
 use crate::model::{Checkpoint, LoadOptions, Model};
 use crate::store::{Format, ModelStore, StoredModel};
@@ -90,6 +91,20 @@ impl LoadedModel {
             Runner::Embedder(e) => e.stats(),
         }
     }
+
+    /// Whether the model's thread still runs (it ends only by panicking while loaded).
+    fn is_alive(&self) -> bool {
+        match &self.runner {
+            Runner::Decoder(d) => d.engine.is_alive(),
+            Runner::Embedder(e) => e.is_alive(),
+        }
+    }
+}
+
+/// Whether a stored model is a sentence embedder (else a decoder): the one place this is
+/// decided, for loading and for describing it.
+pub fn is_embedder(m: &StoredModel) -> bool {
+    m.format == Format::Safetensors && is_bert_dir(&m.path)
 }
 
 /// One row of `/api/ps`.
@@ -162,15 +177,20 @@ impl Registry {
     }
 
     /// Resolves `name` in the store and returns the loaded model, loading it if needed.
-    /// `keep_alive`: `None` = the server default; `Some(None)` = forever.
+    /// `keep_alive`: `None` = the server default. A model whose thread died is loaded
+    /// anew.
     pub async fn acquire(
         &self,
         name: &str,
-        keep_alive: Option<Option<Duration>>,
+        keep_alive: Option<KeepAlive>,
     ) -> Result<Lease, EngineError> {
         let started = Instant::now();
         let stored = self.store.resolve(name)?;
-        let keep_alive = keep_alive.unwrap_or(self.config.default_keep_alive);
+        let keep_alive = match keep_alive {
+            None => self.config.default_keep_alive,
+            Some(KeepAlive::For(d)) => Some(d),
+            Some(KeepAlive::Forever) => None,
+        };
         if let Some(lease) = self.try_lease(&stored.name, keep_alive, started) {
             return Ok(lease);
         }
@@ -183,7 +203,11 @@ impl Registry {
         let to_load = stored.clone();
         let model = tokio::task::spawn_blocking(move || load(to_load, &config))
             .await
-            .map_err(|e| EngineError::Load(e.to_string()))??;
+            .unwrap_or_else(|e| Err(EngineError::Failed(format!("the loader stopped: {e}"))))
+            .map_err(|cause| EngineError::Load {
+                model: stored.name.clone(),
+                cause: Box::new(cause),
+            })?;
         tracing::info!(model = %stored.name, elapsed = ?started.elapsed(), "model loaded");
         self.state().loaded.insert(
             stored.name.clone(),
@@ -206,6 +230,11 @@ impl Registry {
         started: Instant,
     ) -> Option<Lease> {
         let mut state = self.state();
+        if state.loaded.get(name).is_some_and(|e| !e.model.is_alive()) {
+            tracing::warn!(model = %name, "the model's thread died; loading it again");
+            state.loaded.remove(name);
+            return None;
+        }
         let entry = state.loaded.get_mut(name)?;
         entry.active += 1;
         entry.generation += 1;
@@ -238,7 +267,7 @@ impl Registry {
     }
 
     /// `keep_alive: 0` with no prompt: unload now, or as soon as in-flight requests end.
-    /// Returns whether the model exists in the store.
+    /// A model of the store that is not loaded is fine; an unknown one is `NotFound`.
     pub fn unload(&self, name: &str) -> Result<(), EngineError> {
         let stored = self.store.resolve(name)?;
         let mut state = self.state();
@@ -272,11 +301,16 @@ impl Registry {
         rows
     }
 
-    fn release(&self, name: &str) {
+    /// A lease on `model` ended. An entry loaded anew since (the old thread died) is not
+    /// the one the lease held, and is left alone.
+    fn release(&self, name: &str, model: &Arc<LoadedModel>) {
         let mut state = self.state();
         let Some(entry) = state.loaded.get_mut(name) else {
             return;
         };
+        if !Arc::ptr_eq(&entry.model, model) {
+            return;
+        }
         entry.active = entry.active.saturating_sub(1);
         entry.generation += 1;
         if entry.active > 0 {
@@ -318,15 +352,15 @@ impl Registry {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.registry.release(&self.name);
+        self.registry.release(&self.name, &self.model);
     }
 }
 
 /// Loads what the store holds under the name and starts its thread.
 fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
-    match stored.format {
-        Format::Safetensors if is_bert_dir(&stored.path) => load_embedder(stored, config),
-        Format::Safetensors | Format::Gguf => load_decoder(stored, config),
+    match is_embedder(&stored) {
+        true => load_embedder(stored, config),
+        false => load_decoder(stored, config),
     }
 }
 

@@ -2,9 +2,12 @@
 //! `/metrics` without asking the worker anything.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 #[derive(Debug, Default)]
 pub struct EngineStats {
+    /// Requests whose prompt is being rendered and tokenized (before they queue).
+    pub(crate) preparing: AtomicUsize,
     /// Requests accepted but not running yet (what `OLLAMA_MAX_QUEUE` caps).
     pub(crate) waiting: AtomicUsize,
     pub(crate) running: AtomicUsize,
@@ -25,6 +28,7 @@ pub struct EngineStats {
 /// A copy of [`EngineStats`] at one moment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatsSnapshot {
+    pub preparing: usize,
     pub waiting: usize,
     pub running: usize,
     pub kv_reserved: usize,
@@ -45,6 +49,7 @@ pub struct StatsSnapshot {
 impl EngineStats {
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
+            preparing: self.preparing.load(Relaxed),
             waiting: self.waiting.load(Relaxed),
             running: self.running.load(Relaxed),
             kv_reserved: self.kv_reserved.load(Relaxed),
@@ -75,5 +80,21 @@ impl EngineStats {
 
     pub(crate) fn add(counter: &AtomicU64, n: usize) {
         counter.fetch_add(n as u64, Relaxed);
+    }
+}
+
+/// One request counted in [`EngineStats`]' `preparing` while it lives.
+pub struct Preparing(Arc<EngineStats>);
+
+impl Preparing {
+    pub(crate) fn new(stats: Arc<EngineStats>) -> Self {
+        stats.preparing.fetch_add(1, Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for Preparing {
+    fn drop(&mut self) {
+        self.0.preparing.fetch_sub(1, Relaxed);
     }
 }

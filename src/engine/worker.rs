@@ -240,6 +240,14 @@ impl Worker {
             };
             if self
                 .config
+                .panic_after_tokens
+                .is_some_and(|n| seq.generated() >= n)
+            {
+                // The test hook of a dying worker: no error event, the thread just ends.
+                panic!("injected panic (test hook)");
+            }
+            if self
+                .config
                 .fail_after_tokens
                 .is_some_and(|n| seq.generated() >= n)
             {

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use candle_core::quantized::gguf_file::Value;
 
-use super::gguf::{value_as_f64, value_as_u64};
 use super::hf::HfCheckpoint;
 use super::{GgufFile, ModelError};
+use crate::text::{value_as_f64, value_as_u64};
 
 /// A model's weights and metadata, as opened by [`Checkpoint::open`].
 pub enum Checkpoint {

@@ -3,8 +3,8 @@
 
 use candle_core::quantized::gguf_file::Value;
 
-use super::gguf::{value_as_f64, value_as_u64};
 use super::{Checkpoint, ModelError};
+use crate::text::{value_as_f64, value_as_u64};
 
 /// The architectures we implement. Each differs from `llama` in a handful of switches below.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,16 +17,65 @@ pub enum Family {
     Phi3,
 }
 
+/// Each family: its GGUF architecture, the Hugging Face classes that load as it (the first
+/// is what `rollama convert` writes) and its HF `model_type`. The one table, read both ways.
+const FAMILIES: [(Family, &str, &[&str], &str); 5] = [
+    (
+        Family::Llama,
+        "llama",
+        &["LlamaForCausalLM", "MistralForCausalLM"],
+        "llama",
+    ),
+    (Family::Qwen2, "qwen2", &["Qwen2ForCausalLM"], "qwen2"),
+    (Family::Qwen3, "qwen3", &["Qwen3ForCausalLM"], "qwen3"),
+    (
+        Family::Gemma3,
+        "gemma3",
+        &["Gemma3ForCausalLM"],
+        "gemma3_text",
+    ),
+    (Family::Phi3, "phi3", &["Phi3ForCausalLM"], "phi3"),
+];
+
 impl Family {
-    fn from_arch(arch: &str) -> Result<Self, ModelError> {
-        match arch {
-            "llama" => Ok(Self::Llama),
-            "qwen2" => Ok(Self::Qwen2),
-            "qwen3" => Ok(Self::Qwen3),
-            "gemma3" => Ok(Self::Gemma3),
-            "phi3" => Ok(Self::Phi3),
-            other => Err(ModelError::Unsupported(format!("architecture {other}"))),
-        }
+    /// The family of a GGUF `general.architecture`.
+    pub fn from_arch(arch: &str) -> Result<Self, ModelError> {
+        FAMILIES
+            .iter()
+            .find(|f| f.1 == arch)
+            .map(|f| f.0)
+            .ok_or_else(|| ModelError::Unsupported(format!("architecture {arch}")))
+    }
+
+    /// The family of a Hugging Face `architectures[0]` class.
+    pub fn from_hf_class(class: &str) -> Result<Self, ModelError> {
+        FAMILIES
+            .iter()
+            .find(|f| f.2.contains(&class))
+            .map(|f| f.0)
+            .ok_or_else(|| ModelError::Unsupported(format!("architecture {class}")))
+    }
+
+    fn row(self) -> &'static (Family, &'static str, &'static [&'static str], &'static str) {
+        FAMILIES
+            .iter()
+            .find(|f| f.0 == self)
+            .expect("every family has a row in FAMILIES")
+    }
+
+    /// GGUF's `general.architecture`.
+    pub fn arch(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The Hugging Face class `rollama convert` writes.
+    pub fn hf_class(self) -> &'static str {
+        self.row().2[0]
+    }
+
+    /// The Hugging Face `model_type`.
+    pub fn hf_model_type(self) -> &'static str {
+        self.row().3
     }
 }
 

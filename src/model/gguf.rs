@@ -1,7 +1,7 @@
 //! A GGUF file opened for its header: metadata and tensor directory, no weights read.
 //!
-//! The store uses this for `/api/show` and `/api/tags` details, the tokenizer reads its
-//! vocabulary from the metadata, and [`crate::model::Model::load`] reads the tensors.
+//! [`super::Checkpoint`] wraps it (metadata for the config, the tokenizer and `/api/show`);
+//! [`crate::model::Model::load`] reads the tensors.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use candle_core::quantized::gguf_file::{Content, Value};
 
 use super::ModelError;
+use crate::text::value_as_u64;
 
 /// The parsed header of one GGUF file.
 pub struct GgufFile {
@@ -75,27 +76,5 @@ impl GgufFile {
             _ => "unknown",
         };
         name.to_string()
-    }
-}
-
-pub fn value_as_u64(v: &Value) -> Option<u64> {
-    match *v {
-        Value::U8(x) => Some(x as u64),
-        Value::I8(x) => u64::try_from(x).ok(),
-        Value::U16(x) => Some(x as u64),
-        Value::I16(x) => u64::try_from(x).ok(),
-        Value::U32(x) => Some(x as u64),
-        Value::I32(x) => u64::try_from(x).ok(),
-        Value::U64(x) => Some(x),
-        Value::I64(x) => u64::try_from(x).ok(),
-        _ => None,
-    }
-}
-
-pub fn value_as_f64(v: &Value) -> Option<f64> {
-    match *v {
-        Value::F32(x) => Some(x as f64),
-        Value::F64(x) => Some(x),
-        _ => value_as_u64(v).map(|x| x as f64),
     }
 }

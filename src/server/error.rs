@@ -4,9 +4,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::json::json_response;
+use super::request_id;
 use crate::api::ErrorBody;
-use crate::engine::EngineError;
-use crate::store::StoreError;
+use crate::engine::{EngineError, ErrorKind};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -18,6 +18,7 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     Busy(String),
+    /// A 500 whose text is safe to show as is.
     #[error("{0}")]
     Internal(String),
 }
@@ -36,30 +37,24 @@ impl ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        let msg = e.to_string();
-        match e {
-            EngineError::BadRequest(_) | EngineError::PromptTooLong => Self::BadRequest(msg),
-            EngineError::Store(StoreError::InvalidName) => Self::BadRequest(msg),
-            EngineError::Store(StoreError::NotFound(_)) => Self::NotFound(msg),
-            EngineError::Busy => Self::Busy(msg),
-            // Ollama answers a known option of the wrong type with 500.
-            EngineError::InvalidOption(_)
-            | EngineError::Store(StoreError::Io(..))
-            | EngineError::Load(_)
-            | EngineError::Model(_)
-            | EngineError::Text(_)
-            | EngineError::Failed(_)
-            | EngineError::WorkerDied => {
-                tracing::error!(error = %msg, "request failed");
-                Self::Internal(msg)
+        match e.kind() {
+            ErrorKind::BadRequest => Self::BadRequest(e.public_message()),
+            ErrorKind::NotFound => Self::NotFound(e.public_message()),
+            ErrorKind::NotImplemented => Self::NotImplemented(e.public_message()),
+            ErrorKind::Busy => Self::Busy(e.public_message()),
+            // Ollama answers these client mistakes with 500.
+            ErrorKind::Invalid => Self::Internal(e.public_message()),
+            ErrorKind::Internal => {
+                // The whole error (paths, causes) goes to the log; the body says what
+                // failed and which request to look for.
+                tracing::error!(error = %e, "request failed");
+                let message = e.public_message();
+                Self::Internal(match request_id::current() {
+                    Some(id) => format!("{message} (request {id})"),
+                    None => message,
+                })
             }
         }
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        EngineError::from(e).into()
     }
 }
 

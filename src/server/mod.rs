@@ -1,30 +1,33 @@
-//! HTTP: the only module that knows axum. Routes are thin adapters over the engine.
+//! HTTP: the only module that knows axum. Routes translate the wire (Ollama's API and
+//! OpenAI's `/v1`) into [`Engine`] calls and the answers back; they hold no engine logic.
 
-mod embedding;
 mod error;
-mod generation;
 mod json;
 mod ndjson;
 mod openai;
-mod output;
+mod reply;
+mod request_id;
 mod routes;
 mod sse;
+mod wire;
 
 pub use error::ApiError;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
-use crate::engine::Registry;
+use crate::engine::Engine;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub registry: Registry,
+    /// What answers every request: the real [`crate::engine::Service`], or a test's fake.
+    pub engine: Arc<dyn Engine>,
     /// What `/api/version` reports (clients gate features on it).
     pub version: String,
     /// Serve `GET /metrics` (opt-in: Ollama has no such route).
@@ -43,6 +46,7 @@ pub fn app(state: AppState) -> Router {
         // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB.
         .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(request_id::layer))
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.

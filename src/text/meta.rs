@@ -10,32 +10,48 @@ use candle_core::quantized::gguf_file::Value;
 
 use super::TextError;
 
-/// llama.cpp's token types (`llama_token_type`), as stored in `tokenizer.ggml.token_type`.
+/// llama.cpp's token types (`llama_token_type`), as stored in `tokenizer.ggml.token_type`;
+/// the discriminants are the stored codes, the one table both ways.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(i32)]
 pub enum TokenType {
-    Undefined,
-    Normal,
-    Unknown,
-    Control,
-    UserDefined,
-    Unused,
-    Byte,
+    Undefined = 0,
+    Normal = 1,
+    Unknown = 2,
+    Control = 3,
+    UserDefined = 4,
+    Unused = 5,
+    Byte = 6,
 }
 
 impl TokenType {
-    fn from_code(code: i64) -> Self {
-        match code {
-            1 => Self::Normal,
-            2 => Self::Unknown,
-            3 => Self::Control,
-            4 => Self::UserDefined,
-            5 => Self::Unused,
-            6 => Self::Byte,
-            _ => Self::Undefined,
-        }
+    const ALL: [Self; 7] = [
+        Self::Undefined,
+        Self::Normal,
+        Self::Unknown,
+        Self::Control,
+        Self::UserDefined,
+        Self::Unused,
+        Self::Byte,
+    ];
+
+    /// The code GGUF stores.
+    pub const fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// Unknown codes read as `Undefined`, as llama.cpp does.
+    pub fn from_code(code: i64) -> Self {
+        Self::ALL
+            .into_iter()
+            .find(|t| i64::from(t.code()) == code)
+            .unwrap_or(Self::Undefined)
     }
 }
 
+/// GGUF writers disagree on widths; these read any variant that can hold the value. The
+/// one set of GGUF value readers (the model's config and `/api/show` use them too).
+///
 /// Any integer variant as `i64`; `None` for non-integers (and u64 beyond i64, never an id).
 pub fn value_as_i64(v: &Value) -> Option<i64> {
     match *v {
@@ -51,13 +67,26 @@ pub fn value_as_i64(v: &Value) -> Option<i64> {
     }
 }
 
-/// Any numeric variant as `f32` (scores are f32 in practice, i32 in a few old files).
-fn value_as_f32(v: &Value) -> Option<f32> {
+/// Any integer variant as `u64`; `None` for negative values and non-integers.
+pub fn value_as_u64(v: &Value) -> Option<u64> {
     match *v {
-        Value::F32(x) => Some(x),
-        Value::F64(x) => Some(x as f32),
-        _ => value_as_i64(v).map(|x| x as f32),
+        Value::U64(x) => Some(x),
+        _ => value_as_i64(v).and_then(|x| u64::try_from(x).ok()),
     }
+}
+
+/// Any numeric variant as `f64` (scores are f32 in practice, i32 in a few old files).
+pub fn value_as_f64(v: &Value) -> Option<f64> {
+    match *v {
+        Value::F32(x) => Some(x.into()),
+        Value::F64(x) => Some(x),
+        Value::U64(x) => Some(x as f64),
+        _ => value_as_i64(v).map(|x| x as f64),
+    }
+}
+
+fn value_as_f32(v: &Value) -> Option<f32> {
+    value_as_f64(v).map(|x| x as f32)
 }
 
 /// Typed view of the metadata map with error messages that name the key.

@@ -31,10 +31,10 @@ mod trie;
 
 pub use error::TextError;
 pub use hf_tokenizer::HfTokenizer;
-pub use meta::TokenType;
+pub use meta::{value_as_f64, value_as_i64, value_as_u64, TokenType};
 pub use pretokenize::{pre_for_regexes, GPT2_REGEX};
 pub use stream::StreamDecoder;
-pub use template::ChatTemplate;
+pub use template::{ChatTemplate, TemplateChoice};
 pub use thinking::{ThinkingParser, ThinkingSyntax};
 pub use tokenizer::{Tokenizer, VocabKind};
 pub use tool_calls::{ParsedToolCall, ToolCallParser, ToolOutput, ToolSyntax};

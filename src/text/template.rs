@@ -13,6 +13,45 @@ use super::TextError;
 
 const NAME: &str = "chat";
 
+/// Which chat template a model uses: its own, else ours for its family (a Gemma 3 GGUF
+/// carries none), else plain prompt rendering. The one place this is decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TemplateChoice<'a> {
+    /// The checkpoint's `tokenizer.chat_template`.
+    Own(&'a str),
+    /// Built into rollama for the architecture.
+    Builtin(&'static str),
+    /// No template anywhere: the messages' text as is (see `templates/plain.jinja`).
+    Plain,
+}
+
+impl<'a> TemplateChoice<'a> {
+    pub fn for_model(own: Option<&'a str>, architecture: &str) -> Self {
+        match (own.filter(|t| !t.trim().is_empty()), architecture) {
+            (Some(t), _) => Self::Own(t),
+            (None, "gemma3") => Self::Builtin(include_str!("templates/gemma3.jinja")),
+            (None, _) => Self::Plain,
+        }
+    }
+
+    /// The Jinja source.
+    pub fn source(&self) -> &'a str {
+        match self {
+            Self::Own(t) => t,
+            Self::Builtin(t) => t,
+            Self::Plain => include_str!("templates/plain.jinja"),
+        }
+    }
+
+    /// A template that knows the model's chat format (not the plain fallback).
+    pub fn chat_format(&self) -> Option<&'a str> {
+        match self {
+            Self::Plain => None,
+            t => Some(t.source()),
+        }
+    }
+}
+
 /// A Jinja chat template (HF-compatible) rendered with minijinja.
 pub struct ChatTemplate {
     env: Environment<'static>,
@@ -49,10 +88,10 @@ impl ChatTemplate {
         })
     }
 
-    /// The template to use for an architecture whose GGUF carries none (Gemma 3).
+    /// The template rollama carries for an architecture whose checkpoints carry none.
     pub fn builtin(architecture: &str) -> Option<&'static str> {
-        match architecture {
-            "gemma3" => Some(include_str!("templates/gemma3.jinja")),
+        match TemplateChoice::for_model(None, architecture) {
+            TemplateChoice::Builtin(t) => Some(t),
             _ => None,
         }
     }

@@ -74,6 +74,8 @@ pub struct TestServer {
     pub max_running: usize,
     pub max_queue: usize,
     pub fail_after_tokens: Option<usize>,
+    /// The model's thread panics after this many tokens (a worker that dies).
+    pub panic_after_tokens: Option<usize>,
     /// KV positions per model (`None`: max_running × default num_ctx).
     pub kv_tokens: Option<usize>,
     pub prefix_cache_tokens: usize,
@@ -87,6 +89,7 @@ impl Default for TestServer {
             max_running: 4,
             max_queue: 64,
             fail_after_tokens: None,
+            panic_after_tokens: None,
             kv_tokens: None,
             prefix_cache_tokens: 4096,
             sse_keep_alive: rollama::server::SSE_KEEP_ALIVE,
@@ -103,11 +106,11 @@ impl TestServer {
 
     /// Like [`spawn`](Self::spawn), on a store directory the test filled itself.
     pub async fn spawn_store(self, store: PathBuf) -> String {
-        use rollama::engine::{EngineConfig, Registry, RegistryConfig};
+        use rollama::engine::{EngineConfig, RegistryConfig, Service};
         use rollama::server::{self, AppState};
         use rollama::store::ModelStore;
 
-        let registry = Registry::new(
+        let engine = Service::new(
             ModelStore::new(store),
             RegistryConfig {
                 default_keep_alive: self.keep_alive,
@@ -120,6 +123,7 @@ impl TestServer {
                     kv_tokens: self.kv_tokens.unwrap_or(self.max_running * 2048),
                     prefix_cache_tokens: self.prefix_cache_tokens,
                     fail_after_tokens: self.fail_after_tokens,
+                    panic_after_tokens: self.panic_after_tokens,
                 },
                 device: candle_core::Device::Cpu,
                 load: rollama::model::LoadOptions::default(),
@@ -130,7 +134,7 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let state = AppState {
-            registry,
+            engine: std::sync::Arc::new(engine),
             version: "0.12.6".into(),
             metrics: true,
             sse_keep_alive: self.sse_keep_alive,
@@ -185,7 +189,12 @@ pub fn templated_model(base: &str, template: &str, store: &std::path::Path, name
         let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> =
             tensors.iter().map(|(n, t)| (n.as_str(), t)).collect();
         std::fs::create_dir_all(target.parent().expect("parent")).expect("variants dir");
-        let tmp = target.with_extension(format!("tmp{}", std::process::id()));
+        // Unique per process and per call: tests of one binary (and several binaries)
+        // may build the same variant at once; each writes its own file and the rename is
+        // atomic, so whichever lands last leaves the same bytes.
+        static BUILDS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = BUILDS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tmp = target.with_extension(format!("tmp{}-{n}", std::process::id()));
         let mut out = std::io::BufWriter::new(std::fs::File::create(&tmp).expect("create"));
         gguf_file::write(&mut out, &meta_refs, &tensor_refs).expect("write gguf");
         drop(out);

@@ -5,18 +5,12 @@ use std::collections::HashMap;
 use candle_core::quantized::gguf_file::Value;
 use serde_json::Value as Json;
 
+use crate::model::config::Family;
 use crate::model::ModelError;
 
 /// GGUF architecture of an HF `architectures[0]` entry.
 pub fn gguf_arch(hf: &str) -> Result<&'static str, ModelError> {
-    match hf {
-        "LlamaForCausalLM" | "MistralForCausalLM" => Ok("llama"),
-        "Qwen2ForCausalLM" => Ok("qwen2"),
-        "Qwen3ForCausalLM" => Ok("qwen3"),
-        "Gemma3ForCausalLM" => Ok("gemma3"),
-        "Phi3ForCausalLM" => Ok("phi3"),
-        other => Err(ModelError::Unsupported(format!("architecture {other}"))),
-    }
+    Family::from_hf_class(hf).map(Family::arch)
 }
 
 /// Typed reads of `config.json` with errors that name the field.

@@ -16,14 +16,14 @@ use candle_core::quantized::gguf_file::Value;
 use serde_json::Value as Json;
 
 use crate::model::ModelError;
-use crate::text::{pre_for_regexes, GPT2_REGEX};
+use crate::text::{pre_for_regexes, TokenType, GPT2_REGEX};
 
-const NORMAL: i32 = 1;
-const UNKNOWN: i32 = 2;
-const CONTROL: i32 = 3;
-const USER_DEFINED: i32 = 4;
-const UNUSED: i32 = 5;
-const BYTE: i32 = 6;
+const NORMAL: i32 = TokenType::Normal.code();
+const UNKNOWN: i32 = TokenType::Unknown.code();
+const CONTROL: i32 = TokenType::Control.code();
+const USER_DEFINED: i32 = TokenType::UserDefined.code();
+const UNUSED: i32 = TokenType::Unused.code();
+const BYTE: i32 = TokenType::Byte.code();
 
 fn bad(msg: impl Into<String>) -> ModelError {
     ModelError::Format(format!("tokenizer.json: {}", msg.into()))

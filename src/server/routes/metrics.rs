@@ -8,13 +8,19 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::meta;
-use crate::engine::{grammar_counters, StatsSnapshot};
+use crate::engine::StatsSnapshot;
 use crate::server::AppState;
 
 type Field = fn(&StatsSnapshot) -> u64;
 
 /// Name, type, help, and how to read it off a snapshot.
 const SERIES: &[(&str, &str, &str, Field)] = &[
+    (
+        "rollama_requests_preparing",
+        "gauge",
+        "Requests whose prompt is being rendered and tokenized.",
+        |s| s.preparing as u64,
+    ),
     (
         "rollama_requests_waiting",
         "gauge",
@@ -93,16 +99,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     if !state.metrics {
         return meta::not_found().await;
     }
-    let models: Vec<(String, StatsSnapshot)> = state
-        .registry
-        .ps()
-        .into_iter()
-        .map(|m| (m.stored.name, m.stats))
-        .collect();
+    let counters = state.engine.counters();
     let mut out = String::new();
     for (name, kind, help, field) in SERIES {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (model, stats) in &models {
+        for (model, stats) in &counters.models {
             let _ = writeln!(
                 out,
                 "{name}{{model=\"{}\"}} {}",
@@ -112,17 +113,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         }
     }
     // Server-wide: the cost of structured output.
-    let (checked, masked) = grammar_counters();
     for (name, help, value) in [
         (
             "rollama_grammar_tokens_total",
             "Tokens sampled under a grammar (format, forced tool calls).",
-            checked,
+            counters.grammar_tokens,
         ),
         (
             "rollama_grammar_masks_total",
             "Of those, tokens whose first draw the grammar refused, so the full vocabulary mask was computed.",
-            masked,
+            counters.grammar_masks,
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");

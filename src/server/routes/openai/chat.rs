@@ -1,101 +1,30 @@
-//! `POST /v1/chat/completions`.
-
-use std::time::Instant;
+//! `POST /v1/chat/completions`: the request read into an engine generation.
 
 use axum::extract::State;
 use axum::response::Response;
-use futures::{stream, Stream, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{error_event, options, usage, Head};
-use crate::api::openai::{
-    Beyond, ChatChoice, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
-    ChoiceLogprobs, ChunkChoice, Delta, ResponseMessage, Usage,
-};
-use crate::engine::Grammar;
-use crate::server::generation::{collect, logprobs, run, wire_logprobs, Input, Piece, Run};
+use super::chat_reply::{chunks, completion};
+use super::{options, Head};
+use crate::api::openai::{ChatCompletionRequest, ChatMessage};
+use crate::api::Message;
+use crate::engine::{self, Grammar, Input, ToolChoice};
 use crate::server::json::ok_json;
 use crate::server::openai::{OpenAiError, OpenAiJson};
-use crate::server::output::{Think, ToolCall, ToolChoice};
-use crate::server::sse::{sse_response, SseItem};
+use crate::server::reply::collect;
+use crate::server::sse::sse_response;
+use crate::server::wire;
 use crate::server::AppState;
 
 pub async fn chat_completions(
     State(state): State<AppState>,
     OpenAiJson(req): OpenAiJson<ChatCompletionRequest>,
 ) -> Result<Response, OpenAiError> {
-    let started = Instant::now();
-    if req.model.is_empty() {
-        return Err(OpenAiError::bad_request("model is required"));
-    }
-    if req.messages.is_empty() {
-        return Err(OpenAiError::bad_request("[] is too short - 'messages'"));
-    }
-    let grammar = response_format(req.response_format.as_ref())?;
-    if req.top_logprobs.is_some() && req.logprobs != Some(true) {
-        return Err(OpenAiError::bad_request(
-            "top_logprobs requires logprobs to be true",
-        ));
-    }
-    let top_logprobs = logprobs(req.logprobs, req.top_logprobs)?;
-    let max_tokens = req.max_completion_tokens.or(req.sampling.max_tokens);
-    let options = options(&req.sampling, max_tokens)?;
-    let messages = req
-        .messages
-        .iter()
-        .map(|m| native_messages(m, &req.model))
-        .collect::<Result<Vec<_>, _>>()?
-        .concat();
-
-    let effort = req.reasoning_effort.clone().or_else(|| {
-        req.reasoning
-            .as_ref()?
-            .get("effort")?
-            .as_str()
-            .map(String::from)
-    });
-    let think = Think::from_effort(effort.as_deref())?;
-    let tool_choice = tool_choice(req.tool_choice.as_ref())?;
-    let lease = state.registry.acquire(&req.model, None).await?;
-    lease.model.decoder("chat", &req.model)?;
-    let job = Run {
-        logprobs: top_logprobs,
-        grammar,
-        think,
-        tools: req.tools.clone().unwrap_or_default(),
-        tool_choice,
-        // Forced calls are one call unless asked for several: a small model made to call
-        // repeats the call until its budget runs out.
-        parallel_tool_calls: req.parallel_tool_calls == Some(true),
-        ..Run::new(&req.model, Input::Chat(messages), Some(&options))
-    };
-    let pieces = run(&state, lease, job, started).await?;
-    let head = Head::new("chatcmpl", &req.model, top_logprobs.is_some());
+    let request = generation(&req)?;
+    let head = Head::new("chatcmpl", &req.model, request.logprobs.is_some());
+    let pieces = state.engine.generate(request).await?;
     if !req.stream {
-        let all = collect(pieces).await?;
-        let reply = ChatCompletion {
-            id: head.id,
-            object: "chat.completion".into(),
-            created: head.created,
-            model: head.model,
-            system_fingerprint: "fp_ollama".into(),
-            choices: vec![ChatChoice {
-                index: 0,
-                message: ResponseMessage {
-                    role: "assistant".into(),
-                    content: all.text,
-                    extra: Beyond {
-                        tool_calls: openai_calls(&all.calls),
-                        ..Beyond::reasoning(all.thinking)
-                    },
-                },
-                logprobs: wire_logprobs(head.logprobs, &all.logprobs)
-                    .map(|content| ChoiceLogprobs { content }),
-                finish_reason: finish_reason(all.reason, !all.calls.is_empty()).into(),
-            }],
-            usage: usage(&all.metrics, &all.context),
-        };
-        return Ok(ok_json(&reply));
+        return Ok(ok_json(&completion(head, collect(pieces).await?)));
     }
     let usage = req.stream_options.is_some_and(|o| o.include_usage);
     Ok(sse_response(
@@ -104,121 +33,43 @@ pub async fn chat_completions(
     ))
 }
 
-impl Head {
-    fn chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> SseItem {
-        SseItem::json(&ChatCompletionChunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk".into(),
-            created: self.created,
-            model: self.model.clone(),
-            system_fingerprint: "fp_ollama".into(),
-            choices,
-            usage,
-        })
+/// What the request asks of the engine; every field checked as OpenAI (or Ollama) would.
+fn generation(req: &ChatCompletionRequest) -> Result<engine::GenerateRequest, OpenAiError> {
+    if req.model.is_empty() {
+        return Err(OpenAiError::bad_request("model is required"));
     }
-
-    fn delta(
-        &self,
-        delta: Delta,
-        logprobs: Option<ChoiceLogprobs>,
-        finish: Option<&str>,
-    ) -> SseItem {
-        let choice = ChunkChoice {
-            index: 0,
-            delta,
-            logprobs,
-            finish_reason: finish.map(str::to_string),
-        };
-        self.chunk(vec![choice], None)
+    if req.messages.is_empty() {
+        return Err(OpenAiError::bad_request("[] is too short - 'messages'"));
     }
-
-    fn logprobs(&self, lps: &[crate::engine::TokenLogprob]) -> Option<ChoiceLogprobs> {
-        wire_logprobs(self.logprobs, lps).map(|content| ChoiceLogprobs { content })
+    let format = response_format(req.response_format.as_ref())?;
+    if req.top_logprobs.is_some() && req.logprobs != Some(true) {
+        return Err(OpenAiError::bad_request(
+            "top_logprobs requires logprobs to be true",
+        ));
     }
-}
-
-/// The role chunk at once, a content delta per piece, then the finish chunk, the usage
-/// chunk when asked, and `[DONE]`. An error ends the stream with an error event, no `[DONE]`.
-fn chunks(
-    head: Head,
-    pieces: impl Stream<Item = Piece> + Send + 'static,
-    include_usage: bool,
-) -> impl Stream<Item = SseItem> + Send + 'static {
-    let role = Delta {
-        role: Some("assistant".into()),
-        content: Some(String::new()),
-        ..Delta::default()
-    };
-    let first = head.delta(role, None, None);
-    let rest = pieces.flat_map(move |piece| {
-        let items = match piece {
-            Piece::Text { text, logprobs } => {
-                let delta = Delta {
-                    content: Some(text),
-                    ..Delta::default()
-                };
-                vec![head.delta(delta, head.logprobs(&logprobs), None)]
-            }
-            Piece::Thinking { text, logprobs } => {
-                let delta = Delta {
-                    extra: Beyond::reasoning(text),
-                    ..Delta::default()
-                };
-                vec![head.delta(delta, head.logprobs(&logprobs), None)]
-            }
-            Piece::Calls { calls, logprobs } => {
-                let delta = Delta {
-                    content: Some(String::new()),
-                    extra: Beyond {
-                        tool_calls: openai_calls(&calls),
-                        ..Beyond::default()
-                    },
-                    ..Delta::default()
-                };
-                vec![head.delta(delta, head.logprobs(&logprobs), None)]
-            }
-            Piece::Done {
-                reason,
-                called,
-                metrics,
-                context,
-                logprobs,
-            } => {
-                let mut items = vec![];
-                if !logprobs.is_empty() && head.logprobs {
-                    let delta = Delta {
-                        content: Some(String::new()),
-                        ..Delta::default()
-                    };
-                    items.push(head.delta(delta, head.logprobs(&logprobs), None));
-                }
-                let reason = finish_reason(reason, called);
-                items.push(head.delta(Delta::default(), None, Some(reason)));
-                if include_usage {
-                    items.push(head.chunk(vec![], Some(usage(&metrics, &context))));
-                }
-                items.push(SseItem::Done);
-                items
-            }
-            Piece::Error(e) => vec![error_event(e)],
-        };
-        stream::iter(items)
-    });
-    stream::once(async move { first }).chain(rest)
-}
-
-/// A reply that called tools and stopped on its own ends with `tool_calls`, as in OpenAI.
-fn finish_reason(reason: &'static str, called: bool) -> &'static str {
-    if called && reason == "stop" {
-        "tool_calls"
-    } else {
-        reason
+    let logprobs = wire::logprobs(req.logprobs, req.top_logprobs)?;
+    let max_tokens = req.max_completion_tokens.or(req.sampling.max_tokens);
+    let options = options(&req.sampling, max_tokens)?;
+    let mut messages = vec![];
+    for m in &req.messages {
+        messages.extend(native_messages(m, &req.model)?);
     }
-}
-
-/// Calls in OpenAI's shape; `None` when there are none.
-fn openai_calls(calls: &[ToolCall]) -> Option<Vec<Value>> {
-    (!calls.is_empty()).then(|| calls.iter().map(ToolCall::openai).collect())
+    let effort = req
+        .reasoning_effort
+        .as_deref()
+        .or_else(|| req.reasoning.as_ref()?.get("effort")?.as_str());
+    Ok(engine::GenerateRequest {
+        options,
+        logprobs,
+        format,
+        think: wire::effort(effort)?,
+        tools: req.tools.clone().unwrap_or_default(),
+        tool_choice: tool_choice(req.tool_choice.as_ref())?,
+        // Forced calls are one call unless asked for several: a small model made to call
+        // repeats the call until its budget runs out.
+        parallel_tool_calls: req.parallel_tool_calls == Some(true),
+        ..engine::GenerateRequest::new(req.model.clone(), Input::Chat(messages))
+    })
 }
 
 /// `tool_choice`: `auto`, `none`, `required`, or `{"type": "function", "function":
@@ -265,35 +116,32 @@ fn response_format(format: Option<&Value>) -> Result<Option<Grammar>, OpenAiErro
 /// One OpenAI message as native chat messages: a list of parts becomes one message per
 /// part, as in Ollama; tool call arguments (JSON strings) become objects; `developer` is
 /// `system`.
-fn native_messages(m: &ChatMessage, model: &str) -> Result<Vec<Value>, OpenAiError> {
+fn native_messages(m: &ChatMessage, model: &str) -> Result<Vec<Message>, OpenAiError> {
     // OpenAI's newer name for the system prompt; chat templates know only `system`.
     let role = match m.role.to_lowercase() {
         r if r == "developer" => "system".to_string(),
         r => r,
     };
-    let mut base = json!({ "role": role, "content": "" });
-    if let Some(calls) = &m.tool_calls {
-        let calls = calls
-            .iter()
-            .map(native_tool_call)
-            .collect::<Result<Vec<_>, _>>()?;
-        base["tool_calls"] = Value::Array(calls);
-    }
-    if let Some(thinking) = m.reasoning.as_ref().or(m.reasoning_content.as_ref()) {
-        base["thinking"] = json!(thinking);
-    }
-    if let Some(id) = &m.tool_call_id {
-        base["tool_call_id"] = json!(id);
-    }
-    if role == "tool" {
-        if let Some(name) = &m.name {
-            base["tool_name"] = json!(name);
-        }
-    }
-    let with = |content: &str| {
-        let mut msg = base.clone();
-        msg["content"] = json!(content);
-        msg
+    let tool_calls = match &m.tool_calls {
+        Some(calls) => Some(
+            calls
+                .iter()
+                .map(native_tool_call)
+                .collect::<Result<_, _>>()?,
+        ),
+        None => None,
+    };
+    let base = Message {
+        tool_name: m.name.clone().filter(|_| role == "tool"),
+        role,
+        tool_calls,
+        thinking: m.reasoning.clone().or_else(|| m.reasoning_content.clone()),
+        tool_call_id: m.tool_call_id.clone(),
+        ..Message::default()
+    };
+    let with = |content: &str| Message {
+        content: content.to_string(),
+        ..base.clone()
     };
     match &m.content {
         Value::String(s) => Ok(vec![with(s)]),

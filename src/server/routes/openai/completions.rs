@@ -1,7 +1,5 @@
 //! `POST /v1/completions` (legacy text completions: the prompt goes in raw, no template).
 
-use std::time::Instant;
-
 use axum::extract::State;
 use axum::response::Response;
 use futures::{stream, Stream, StreamExt};
@@ -11,19 +9,41 @@ use super::{error_event, options, usage, Head};
 use crate::api::openai::{
     Completion, CompletionChoice, CompletionLogprobs, CompletionRequest, Usage,
 };
-use crate::engine::TokenLogprob;
-use crate::server::generation::{collect, run, Input, Piece, Run};
+use crate::engine::{self, Input, Piece, Pieces, PromptInput, TokenLogprob};
 use crate::server::json::ok_json;
 use crate::server::openai::{OpenAiError, OpenAiJson};
-use crate::server::output::Think;
+use crate::server::reply::collect;
 use crate::server::sse::{sse_response, SseItem};
+use crate::server::wire;
 use crate::server::AppState;
 
 pub async fn completions(
     State(state): State<AppState>,
     OpenAiJson(req): OpenAiJson<CompletionRequest>,
 ) -> Result<Response, OpenAiError> {
-    let started = Instant::now();
+    let request = generation(&req)?;
+    let head = Head::new("cmpl", &req.model, request.logprobs.is_some());
+    let pieces = state.engine.generate(request).await?;
+    if !req.stream {
+        let all = collect(pieces).await?;
+        let choice = CompletionChoice {
+            text: all.text,
+            index: 0,
+            logprobs: head.legacy(&all.logprobs, &mut 0),
+            finish_reason: Some(wire::done_reason(all.finished.reason).into()),
+        };
+        let usage = usage(&all.finished.metrics);
+        return Ok(ok_json(&head.completion(vec![choice], Some(usage))));
+    }
+    let usage = req.stream_options.is_some_and(|o| o.include_usage);
+    Ok(sse_response(
+        chunks(head, pieces, usage),
+        state.sse_keep_alive,
+    ))
+}
+
+/// What the request asks of the engine: its prompt, raw (no template, no reasoning).
+fn generation(req: &CompletionRequest) -> Result<engine::GenerateRequest, OpenAiError> {
     if req.model.is_empty() {
         return Err(OpenAiError::bad_request("model is required"));
     }
@@ -44,54 +64,23 @@ pub async fn completions(
     if req.best_of.is_some_and(|b| b != 1) {
         return Err(OpenAiError::bad_request("best_of must be 1"));
     }
-    let top_logprobs = match req.logprobs {
+    let logprobs = match req.logprobs {
         Some(n) if !(0..=5).contains(&n) => {
             return Err(OpenAiError::bad_request("logprobs must be between 0 and 5"))
         }
-        Some(n) => Some(n as usize),
-        None => None,
+        n => n.map(|n| n as usize),
     };
-    let options = options(&req.sampling, req.sampling.max_tokens)?;
-    let lease = state.registry.acquire(&req.model, None).await?;
-    lease.model.decoder("generate", &req.model)?;
-    if req.suffix.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err(OpenAiError::bad_request(format!(
-            "registry.ollama.ai/library/{} does not support insert",
-            lease.model.stored.name
-        )));
-    }
-    let input = Input::Generate {
+    let input = Input::Prompt(PromptInput {
         prompt,
-        system: None,
         raw: true,
-        context: vec![],
-    };
-    let job = Run {
-        logprobs: top_logprobs,
-        // A raw prompt: no template to switch reasoning on, nothing to split.
-        think: Think::Off,
-        ..Run::new(&req.model, input, Some(&options))
-    };
-    let pieces = run(&state, lease, job, started).await?;
-    let head = Head::new("cmpl", &req.model, top_logprobs.is_some());
-    if !req.stream {
-        let all = collect(pieces).await?;
-        let mut offset = 0;
-        let logprobs = head.legacy(&all.logprobs, &mut offset);
-        let choice = CompletionChoice {
-            text: all.text,
-            index: 0,
-            logprobs,
-            finish_reason: Some(all.reason.into()),
-        };
-        let usage = usage(&all.metrics, &all.context);
-        return Ok(ok_json(&head.completion(vec![choice], Some(usage))));
-    }
-    let usage = req.stream_options.is_some_and(|o| o.include_usage);
-    Ok(sse_response(
-        chunks(head, pieces, usage),
-        state.sse_keep_alive,
-    ))
+        suffix: req.suffix.clone().unwrap_or_default(),
+        ..PromptInput::default()
+    });
+    Ok(engine::GenerateRequest {
+        options: options(&req.sampling, req.sampling.max_tokens)?,
+        logprobs,
+        ..engine::GenerateRequest::new(req.model.clone(), input)
+    })
 }
 
 impl Head {
@@ -142,7 +131,7 @@ impl Head {
 
 fn chunks(
     head: Head,
-    pieces: impl Stream<Item = Piece> + Send + 'static,
+    pieces: Pieces,
     include_usage: bool,
 ) -> impl Stream<Item = SseItem> + Send + 'static {
     let mut offset = 0;
@@ -153,19 +142,14 @@ fn chunks(
                 vec![head.text(text, lps, None)]
             }
             Piece::Thinking { .. } | Piece::Calls { .. } => vec![],
-            Piece::Done {
-                reason,
-                metrics,
-                context,
-                logprobs,
-                ..
-            } => {
+            Piece::Done(finished) => {
                 let lps = head
-                    .legacy(&logprobs, &mut offset)
+                    .legacy(&finished.logprobs, &mut offset)
                     .filter(|l| !l.tokens.is_empty());
+                let reason = wire::done_reason(finished.reason);
                 let mut items = vec![head.text(String::new(), lps, Some(reason))];
                 if include_usage {
-                    let usage = usage(&metrics, &context);
+                    let usage = usage(&finished.metrics);
                     items.push(SseItem::json(&head.completion(vec![], Some(usage))));
                 }
                 items.push(SseItem::Done);

@@ -2,13 +2,15 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde_json::Value;
 
 use crate::api::openai::{EmbeddingData, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage};
-use crate::server::embedding::{dimensions, embed, inputs, normalized, EmbedJob};
+use crate::engine;
 use crate::server::json::ok_json;
 use crate::server::openai::{OpenAiError, OpenAiJson};
+use crate::server::wire;
 use crate::server::AppState;
 
 pub async fn embeddings(
@@ -27,40 +29,34 @@ pub async fn embeddings(
         )))
         }
     };
-    let texts = match &req.input {
+    let inputs = match &req.input {
         // OpenAI embeds "" (Ollama's /api/embed would return nothing for it).
         Value::String(s) => vec![s.clone()],
-        Value::Array(items) if !items.is_empty() => inputs(&req.input)
+        Value::Array(items) if !items.is_empty() => wire::inputs(&req.input)
             .map_err(|_| OpenAiError::bad_request("invalid input: expected strings"))?,
         _ => return Err(OpenAiError::bad_request("invalid input")),
     };
-    let dims = dimensions(req.dimensions)?;
-    let job = EmbedJob {
-        model: &req.model,
-        inputs: texts,
+    let request = engine::EmbedRequest {
+        model: req.model.clone(),
+        dimensions: wire::dimensions(req.dimensions)?,
+        inputs,
         truncate: true,
-        options: None,
+        options: Default::default(),
         keep_alive: None,
+        normalize: true,
     };
-    let done = embed(&state, job).await?;
+    let done = state.engine.embed(request).await?;
     let data = done
         .vectors
         .into_iter()
         .enumerate()
-        .map(|(index, v)| {
-            let v = normalized(v, dims);
-            let embedding = match base64 {
-                true => {
-                    let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-                    Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
-                }
+        .map(|(index, v)| EmbeddingData {
+            object: "embedding".into(),
+            embedding: match base64 {
+                true => Value::String(STANDARD.encode(bytemuck_le(&v))),
                 false => Value::from(v),
-            };
-            EmbeddingData {
-                object: "embedding".into(),
-                embedding,
-                index,
-            }
+            },
+            index,
         })
         .collect();
     let tokens = done.prompt_tokens as u64;
@@ -73,4 +69,9 @@ pub async fn embeddings(
             total_tokens: tokens,
         },
     }))
+}
+
+/// The vector as little-endian f32 bytes (OpenAI's `base64` encoding).
+fn bytemuck_le(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }

@@ -2,6 +2,7 @@
 //! OpenAI's error bodies and SSE streams.
 
 mod chat;
+mod chat_reply;
 mod completions;
 mod embeddings;
 mod models;
@@ -11,17 +12,16 @@ pub use completions::completions;
 pub use embeddings::embeddings;
 pub use models::{model, models};
 
-use serde_json::{json, Map, Value};
-
 use crate::api::openai::{Sampling, Usage};
-use crate::api::Metrics;
+use crate::api::Options;
+use crate::engine::GenerationMetrics;
 use crate::server::openai::{reply_id, unix_now, OpenAiError};
 use crate::server::sse::SseItem;
 use crate::server::ApiError;
 
-/// The request's sampling fields as native `options`. Unset temperature and top_p are 1.0
+/// The request's sampling fields as options. Unset temperature and top_p are 1.0
 /// (OpenAI's defaults, which Ollama applies too); out-of-range values are 400s.
-fn options(s: &Sampling, max_tokens: Option<i64>) -> Result<Map<String, Value>, OpenAiError> {
+fn options(s: &Sampling, max_tokens: Option<i64>) -> Result<Options, OpenAiError> {
     if let Some(n) = s.n.filter(|&n| n != 1) {
         return Err(OpenAiError::bad_request(format!(
             "n = {n} is not supported: rollama returns exactly one choice per request (n = 1)"
@@ -37,49 +37,32 @@ fn options(s: &Sampling, max_tokens: Option<i64>) -> Result<Map<String, Value>, 
         Some(x) if !(lo..=hi).contains(&x) => Err(OpenAiError::bad_request(format!(
             "{name} must be between {lo} and {hi}, got {x}"
         ))),
-        _ => Ok(v),
+        _ => Ok(v.map(|x| x as f32)),
     };
-    let temperature = ranged("temperature", s.temperature, 0.0, 2.0)?.unwrap_or(1.0);
-    let top_p = ranged("top_p", s.top_p, 0.0, 1.0)?.unwrap_or(1.0);
-    let presence = ranged("presence_penalty", s.presence_penalty, -2.0, 2.0)?;
-    let frequency = ranged("frequency_penalty", s.frequency_penalty, -2.0, 2.0)?;
-    let mut o = Map::new();
-    o.insert("temperature".into(), json!(temperature));
-    o.insert("top_p".into(), json!(top_p));
-    if let Some(p) = presence {
-        o.insert("presence_penalty".into(), json!(p));
+    if let Some(n) = max_tokens.filter(|&n| n < 1) {
+        return Err(OpenAiError::bad_request(format!(
+            "max_tokens must be at least 1, got {n}"
+        )));
     }
-    if let Some(f) = frequency {
-        o.insert("frequency_penalty".into(), json!(f));
-    }
-    if let Some(seed) = s.seed {
-        o.insert("seed".into(), json!(seed));
-    }
-    if let Some(stop) = &s.stop {
-        o.insert("stop".into(), json!(stop.clone().into_vec()));
-    }
-    match max_tokens {
-        Some(n) if n < 1 => {
-            return Err(OpenAiError::bad_request(format!(
-                "max_tokens must be at least 1, got {n}"
-            )))
-        }
-        Some(n) => {
-            o.insert("num_predict".into(), json!(n));
-        }
-        None => {}
-    }
-    Ok(o)
+    Ok(Options {
+        temperature: Some(ranged("temperature", s.temperature, 0.0, 2.0)?.unwrap_or(1.0)),
+        top_p: Some(ranged("top_p", s.top_p, 0.0, 1.0)?.unwrap_or(1.0)),
+        presence_penalty: ranged("presence_penalty", s.presence_penalty, -2.0, 2.0)?,
+        frequency_penalty: ranged("frequency_penalty", s.frequency_penalty, -2.0, 2.0)?,
+        seed: s.seed,
+        stop: s.stop.clone().map(|stop| {
+            let stops = stop.into_vec();
+            stops.into_iter().filter(|s| !s.is_empty()).collect()
+        }),
+        num_predict: max_tokens,
+        ..Options::default()
+    })
 }
 
 /// Token counts of a finished generation: its whole prompt (cached prefix included, unlike
-/// `prompt_eval_count`) and what it generated. `context` is prompt + generated tokens.
-fn usage(metrics: &Metrics, context: &[u32]) -> Usage {
-    let completion = metrics.eval_count;
-    Usage::new(
-        (context.len() as u64).saturating_sub(completion),
-        completion,
-    )
+/// `prompt_eval_count`) and what it generated.
+fn usage(metrics: &GenerationMetrics) -> Usage {
+    Usage::new(metrics.prompt_tokens as u64, metrics.eval_count as u64)
 }
 
 /// What every reply and chunk of one request repeats.

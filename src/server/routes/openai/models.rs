@@ -6,18 +6,18 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 use crate::api::openai::{ModelList, ModelObject};
+use crate::engine::ModelEntry;
 use crate::server::json::ok_json;
 use crate::server::openai::OpenAiError;
 use crate::server::AppState;
-use crate::store::StoredModel;
 
 pub async fn models(State(state): State<AppState>) -> Result<Response, OpenAiError> {
     let data = state
-        .registry
-        .store()
-        .list()?
-        .iter()
-        .map(|m| object(m, m.name.clone()))
+        .engine
+        .models()
+        .await?
+        .into_iter()
+        .map(|m| object(&m, m.name.clone()))
         .collect();
     Ok(ok_json(&ModelList {
         object: "list".into(),
@@ -30,11 +30,11 @@ pub async fn model(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Response, OpenAiError> {
-    let stored = state.registry.store().resolve(&name)?;
-    Ok(ok_json(&object(&stored, name)))
+    let entry = state.engine.model(name.clone()).await?;
+    Ok(ok_json(&object(&entry, name)))
 }
 
-fn object(m: &StoredModel, id: String) -> ModelObject {
+fn object(m: &ModelEntry, id: String) -> ModelObject {
     let created = m
         .modified
         .duration_since(SystemTime::UNIX_EPOCH)

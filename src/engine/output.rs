@@ -1,84 +1,15 @@
-//! What a chat request asks beyond text, and how the generated text is taken apart again:
+//! What a request asks beyond text, and how the generated text is taken apart again:
 //! reasoning (`think`), tool definitions and calls (`tools`, forced calls), and the split of
 //! the stream into answer, reasoning and whole tool calls.
 
 use rand::Rng;
 use serde_json::{json, Map, Value};
 
-use super::error::ApiError;
-use super::generation::Run;
-use crate::engine::{close_objects, Grammar, PromptModel};
+use super::grammar::close_objects;
+use super::prompt::PromptModel;
+use super::request::{GenerateRequest, Input, Think, ToolCall, ToolChoice};
+use super::{EngineError, Grammar};
 use crate::text::{ThinkingParser, ThinkingSyntax, ToolCallParser, ToolOutput, ToolSyntax};
-
-/// Reasoning asked of the model (`think`, `reasoning_effort`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Think {
-    /// Not said: on for models that think (Ollama since 0.12.4), unless `format` is set.
-    #[default]
-    Default,
-    Off,
-    /// On, with an effort level (`low`, `medium`, `high`, `max`) or none (`true`).
-    On(Option<&'static str>),
-}
-
-const LEVELS: [&str; 4] = ["low", "medium", "high", "max"];
-
-impl Think {
-    /// Ollama's `think`: a bool or a level.
-    pub fn from_request(value: Option<&Value>) -> Result<Self, ApiError> {
-        match value {
-            None | Some(Value::Null) => Ok(Self::Default),
-            Some(Value::Bool(false)) => Ok(Self::Off),
-            Some(Value::Bool(true)) => Ok(Self::On(None)),
-            Some(Value::String(s)) if s == "high" || s == "medium" || s == "low" || s == "max" => {
-                Ok(Self::On(level(s)))
-            }
-            Some(other) => {
-                let shown = match other {
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                };
-                Err(ApiError::BadRequest(format!(
-                    "invalid think value: \"{shown}\" (must be \"high\", \"medium\", \"low\", \"max\", true, or false)"
-                )))
-            }
-        }
-    }
-
-    /// OpenAI's `reasoning_effort` as Ollama maps it.
-    pub fn from_effort(effort: Option<&str>) -> Result<Self, ApiError> {
-        match effort {
-            None => Ok(Self::Default),
-            Some("none") => Ok(Self::Off),
-            Some("minimal") => Ok(Self::On(Some("low"))),
-            Some("xhigh" | "ultra") => Ok(Self::On(Some("max"))),
-            Some(s) => match level(s) {
-                Some(l) => Ok(Self::On(Some(l))),
-                None => Err(ApiError::BadRequest(format!(
-                    "invalid reasoning_effort: \"{s}\" (must be \"none\", \"minimal\", \"low\", \"medium\", \"high\", \"xhigh\" or \"max\")"
-                ))),
-            },
-        }
-    }
-}
-
-fn level(s: &str) -> Option<&'static str> {
-    LEVELS.iter().copied().find(|l| *l == s)
-}
-
-/// OpenAI's `tool_choice`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum ToolChoice {
-    /// The model decides (`auto`, or not said).
-    #[default]
-    Auto,
-    /// No tools: they are not shown to the model.
-    None,
-    /// At least one call, enforced by a grammar.
-    Required,
-    /// A call to this function, enforced by a grammar.
-    Function(String),
-}
 
 /// What a chat asks of the model besides its messages, resolved against the model.
 pub struct Asks {
@@ -98,15 +29,22 @@ impl Asks {
     /// Checks `think` and `tools` against what the model's template supports (Ollama's
     /// 400s, which quote the model as requested or by `full_name`), and works out the
     /// template variables and parsers. With a `format`, the reasoning is free and the
-    /// grammar applies to the answer, as Ollama does.
-    pub fn resolve(prompt: &PromptModel, full_name: &str, run: &Run<'_>) -> Result<Self, ApiError> {
-        let (name, think, choice) = (run.model, run.think, &run.tool_choice);
-        let (parallel, format) = (run.parallel_tool_calls, run.grammar.is_some());
+    /// grammar applies to the answer, as Ollama does. A raw prompt has no template to turn
+    /// reasoning on or off: it gets none.
+    pub fn resolve(
+        prompt: &PromptModel,
+        full_name: &str,
+        req: &GenerateRequest,
+    ) -> Result<Self, EngineError> {
+        let raw = matches!(&req.input, Input::Prompt(p) if p.raw);
+        let think = if raw { Think::Off } else { req.think };
+        let (name, choice) = (req.model.as_str(), &req.tool_choice);
+        let (parallel, format) = (req.parallel_tool_calls, req.format.is_some());
         let mut vars = Map::new();
         let mut markers = vec![];
         let thinking = match (&prompt.thinking, think) {
             (None, Think::On(_)) => {
-                return Err(ApiError::BadRequest(format!(
+                return Err(EngineError::BadRequest(format!(
                     "\"{name}\" does not support thinking"
                 )))
             }
@@ -123,7 +61,7 @@ impl Asks {
         };
         let tools: Vec<Value> = match choice {
             ToolChoice::None => vec![],
-            _ => run.tools.iter().map(with_parameters).collect(),
+            _ => req.tools.iter().map(with_parameters).collect(),
         };
         let mut asks = Self {
             vars,
@@ -135,14 +73,14 @@ impl Asks {
         };
         if tools.is_empty() {
             if matches!(choice, ToolChoice::Required | ToolChoice::Function(_)) {
-                return Err(ApiError::BadRequest(
+                return Err(EngineError::BadRequest(
                     "tool_choice asks for a tool call but no tools were given".into(),
                 ));
             }
             return Ok(asks);
         }
         let Some(syntax) = prompt.tools else {
-            return Err(ApiError::BadRequest(format!(
+            return Err(EngineError::BadRequest(format!(
                 "registry.ollama.ai/library/{full_name} does not support tools"
             )));
         };
@@ -157,14 +95,14 @@ impl Asks {
                 .iter()
                 .any(|t| t.pointer("/function/name") == Some(&json!(f)))
             {
-                return Err(ApiError::BadRequest(format!(
+                return Err(EngineError::BadRequest(format!(
                     "tool_choice names '{f}', which is not among the tools"
                 )));
             }
         }
         if matches!(choice, ToolChoice::Required | ToolChoice::Function(_)) {
             if format {
-                return Err(ApiError::BadRequest(
+                return Err(EngineError::BadRequest(
                     "a forced tool call cannot be combined with response_format".into(),
                 ));
             }
@@ -181,7 +119,7 @@ impl Asks {
                 true => syntax.forced_grammar(&closed, only, &special),
                 false => syntax.forced_single_call(&closed, only, &special),
             }
-            .map_err(ApiError::BadRequest)?;
+            .map_err(EngineError::BadRequest)?;
             asks.grammar = Some(Grammar::Lark(lark));
         }
         asks.tools = Some(Value::Array(tools));
@@ -216,31 +154,6 @@ fn with_parameters(tool: &Value) -> Value {
             .or_insert_with(|| json!({"type": "object", "properties": {}}));
     }
     tool
-}
-
-/// A call the model made.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolCall {
-    /// `call_` and 8 random `[a-z0-9]`, as Ollama.
-    pub id: String,
-    pub index: usize,
-    pub name: String,
-    /// Always a JSON object.
-    pub arguments: Value,
-}
-
-impl ToolCall {
-    /// Ollama's shape: `arguments` an object, `index` inside `function`.
-    pub fn native(&self) -> Value {
-        json!({"id": self.id, "function": {"index": self.index, "name": self.name,
-            "arguments": self.arguments}})
-    }
-
-    /// OpenAI's shape: `arguments` a JSON string.
-    pub fn openai(&self) -> Value {
-        json!({"id": self.id, "index": self.index, "type": "function",
-            "function": {"name": self.name, "arguments": self.arguments.to_string()}})
-    }
 }
 
 fn call_id() -> String {
@@ -328,39 +241,6 @@ impl OutputParser {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn think_values_and_efforts_map_as_ollama() {
-        assert_eq!(Think::from_request(None).ok(), Some(Think::Default));
-        assert_eq!(
-            Think::from_request(Some(&json!(false))).ok(),
-            Some(Think::Off)
-        );
-        assert_eq!(
-            Think::from_request(Some(&json!(true))).ok(),
-            Some(Think::On(None))
-        );
-        assert_eq!(
-            Think::from_request(Some(&json!("max"))).ok(),
-            Some(Think::On(Some("max")))
-        );
-        assert!(Think::from_request(Some(&json!("lots"))).is_err());
-        assert!(Think::from_request(Some(&json!(1))).is_err());
-        for (effort, think) in [
-            ("none", Think::Off),
-            ("minimal", Think::On(Some("low"))),
-            ("medium", Think::On(Some("medium"))),
-            ("xhigh", Think::On(Some("max"))),
-            ("ultra", Think::On(Some("max"))),
-        ] {
-            assert_eq!(
-                Think::from_effort(Some(effort)).ok(),
-                Some(think),
-                "{effort}"
-            );
-        }
-        assert!(Think::from_effort(Some("extreme")).is_err());
-    }
 
     #[test]
     fn tools_without_parameters_get_an_empty_schema() {

@@ -1,0 +1,251 @@
+//! A generation from request to pieces: the model leased, the request checked against what
+//! it can do, the prompt built and tokenized off the async runtime, grammars compiled, the
+//! job queued, and the engine's events taken apart into answer, reasoning and tool calls.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use super::output::{Asks, OutputParser, Part};
+use super::prompt::{ChatPrompt, GeneratePrompt, Prompt};
+use super::registry::{Decoder, Lease, Registry};
+use super::request::{Finished, GenerateRequest, GenerationMetrics, Input, Piece, Pieces};
+use super::{Constraint, Done, EngineError, Event, GenerateJob, GenerateOptions, TokenLogprob};
+use crate::text::Tokenizer;
+
+/// Runs `req` on its model; errors before the first piece are returned, later ones are the
+/// stream's last piece.
+pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Pieces, EngineError> {
+    let started = Instant::now();
+    let lease = registry.acquire(&req.model, req.keep_alive).await?;
+    let decoder = Arc::clone(lease.model.decoder(req.input.capability(), &req.model)?);
+    let stored_name = lease.model.stored.name.clone();
+    if let Input::Prompt(p) = &req.input {
+        if !p.suffix.is_empty() {
+            return Err(EngineError::BadRequest(format!(
+                "registry.ollama.ai/library/{stored_name} does not support insert"
+            )));
+        }
+        if p.template.as_deref().is_some_and(|t| !t.is_empty()) {
+            return Err(EngineError::Unsupported(
+                "the 'template' field (a Go template) is not supported by rollama; the model's own chat template is used".into(),
+            ));
+        }
+    }
+    let default_num_ctx = registry.config().default_num_ctx;
+    let options = GenerateOptions::resolve(&req.options, default_num_ctx, lease.model.max_num_ctx)?;
+    let asks = Asks::resolve(&decoder.prompt, &stored_name, &req)?;
+    let (shift, logprobs) = (req.shift, req.logprobs);
+    let prepared = prepare(&decoder, req, &asks, &options).await?;
+    let parser = asks.parser(&prepared.prompt.text);
+    let rx = decoder.engine.submit(GenerateJob {
+        prompt: prepared.prompt.tokens,
+        options,
+        shift,
+        logprobs,
+        constraint: prepared.constraint,
+        visible: visible_tokens(&decoder.prompt.tokenizer, &asks.markers),
+    })?;
+    Ok(pieces(rx, lease, started, parser).boxed())
+}
+
+/// A prompt ready to queue.
+struct Prepared {
+    prompt: Prompt,
+    constraint: Option<Constraint>,
+}
+
+/// Renders and tokenizes the prompt and compiles its grammar on a blocking thread. The
+/// work stops early when the request goes away (the client disconnected), and counts as
+/// `preparing` in the engine's stats while it runs.
+async fn prepare(
+    decoder: &Arc<Decoder>,
+    req: GenerateRequest,
+    asks: &Asks,
+    options: &GenerateOptions,
+) -> Result<Prepared, EngineError> {
+    let cancel = CancelOnDrop::default();
+    let flag = Arc::clone(&cancel.0);
+    let model = Arc::clone(decoder);
+    let (vars, tools) = (asks.vars.clone(), asks.tools.clone());
+    let grammar = req.format.or_else(|| asks.grammar.clone());
+    let reasoning = asks.reasoning().cloned();
+    let (options, truncate) = (options.clone(), req.truncate);
+    let input = req.input;
+    let task = tokio::task::spawn_blocking(move || {
+        let _preparing = model.engine.preparing();
+        let prompt = &model.prompt;
+        let tokens = match input {
+            Input::Chat(messages) => {
+                let chat = ChatPrompt {
+                    messages: messages.iter().map(ChatPrompt::message).collect(),
+                    tools,
+                    vars,
+                };
+                prompt.chat_tokens(&chat, &options, truncate, &flag)
+            }
+            Input::Prompt(p) => {
+                let generate = GeneratePrompt {
+                    prompt: &p.prompt,
+                    system: p.system.as_deref(),
+                    raw: p.raw,
+                    context: &p.context,
+                    vars: &vars,
+                };
+                prompt.generate_tokens(&generate, &options, truncate)
+            }
+        }?;
+        let mut constraint = grammar.map(|g| model.grammars.compile(&g)).transpose()?;
+        if let Some(tags) = reasoning {
+            // Free reasoning, then the grammar for the answer.
+            let opened = tokens.text.trim_end().ends_with(&tags.open);
+            constraint = constraint.map(|c| c.after_thinking(&tags.open, &tags.close, opened));
+        }
+        Ok::<_, EngineError>(Prepared {
+            prompt: tokens,
+            constraint,
+        })
+    });
+    let prepared = task
+        .await
+        .map_err(|e| EngineError::Failed(format!("preparing the prompt failed: {e}")))?;
+    drop(cancel);
+    prepared
+}
+
+/// Set when dropped: a request future dropped mid-way (its client went away) tells the
+/// blocking work it started to stop.
+#[derive(Default)]
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Relaxed);
+    }
+}
+
+/// Control tokens among `markers`: the engine prints them so the parsers see them.
+fn visible_tokens(tokenizer: &Tokenizer, markers: &[String]) -> Vec<u32> {
+    markers
+        .iter()
+        .filter_map(|m| tokenizer.token_id(m))
+        .filter(|&id| tokenizer.is_control(id))
+        .collect()
+}
+
+/// Engine events as pieces, taken apart by `parser`. The lease is held until the stream
+/// ends or is dropped (the client went away), which also drops the receiver and so cancels
+/// the job.
+fn pieces(
+    rx: mpsc::UnboundedReceiver<Event>,
+    lease: Lease,
+    started: Instant,
+    parser: OutputParser,
+) -> impl futures::Stream<Item = Piece> + Send {
+    let state = PieceStream {
+        rx,
+        lease,
+        parser,
+        started,
+        ready: VecDeque::new(),
+        logprobs: vec![],
+        ended: false,
+    };
+    futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(piece) = st.ready.pop_front() {
+                return Some((piece, st));
+            }
+            if st.ended {
+                return None;
+            }
+            let event = st.rx.recv().await;
+            st.take(event);
+        }
+    })
+}
+
+/// The state of [`pieces`].
+struct PieceStream {
+    rx: mpsc::UnboundedReceiver<Event>,
+    lease: Lease,
+    parser: OutputParser,
+    started: Instant,
+    ready: VecDeque<Piece>,
+    /// Logprobs of tokens whose answer text has not come out yet.
+    logprobs: Vec<TokenLogprob>,
+    ended: bool,
+}
+
+impl PieceStream {
+    fn take(&mut self, event: Option<Event>) {
+        match event {
+            Some(Event::Logprob(lp)) => self.logprobs.push(lp),
+            Some(Event::Text(text)) => {
+                let parts = self.parser.push(&text);
+                self.queue(parts);
+            }
+            Some(Event::Done(done)) => {
+                let parts = self.parser.finish();
+                self.queue(parts);
+                let finished = self.finished(done);
+                self.ready.push_back(Piece::Done(finished));
+                self.ended = true;
+            }
+            Some(Event::Error(e)) => {
+                self.ready.push_back(Piece::Error(e));
+                self.ended = true;
+            }
+            None => {
+                let e = EngineError::WorkerDied.to_string();
+                self.ready.push_back(Piece::Error(e));
+                self.ended = true;
+            }
+        }
+    }
+
+    /// Parsed parts as pieces: consecutive calls in one piece; the logprobs of the tokens
+    /// sampled since the last piece go with the next one, whatever it holds.
+    fn queue(&mut self, parts: Vec<Part>) {
+        for part in parts {
+            let logprobs = std::mem::take(&mut self.logprobs);
+            match part {
+                Part::Content(text) => self.ready.push_back(Piece::Text { text, logprobs }),
+                Part::Thinking(text) => self.ready.push_back(Piece::Thinking { text, logprobs }),
+                Part::Call(call) => match self.ready.back_mut() {
+                    Some(Piece::Calls { calls, logprobs: l }) => {
+                        calls.push(call);
+                        l.extend(logprobs);
+                    }
+                    _ => self.ready.push_back(Piece::Calls {
+                        calls: vec![call],
+                        logprobs,
+                    }),
+                },
+            }
+        }
+    }
+
+    fn finished(&mut self, done: Done) -> Finished {
+        let metrics = GenerationMetrics {
+            total_duration: self.started.elapsed(),
+            load_duration: self.lease.load_duration,
+            prompt_eval_count: done.prompt_eval_count,
+            prompt_eval_duration: done.prompt_eval_duration,
+            eval_count: done.eval_count,
+            eval_duration: done.eval_duration,
+            prompt_tokens: done.tokens.len().saturating_sub(done.eval_count),
+        };
+        Finished {
+            reason: done.reason,
+            called: self.parser.called(),
+            metrics,
+            context: done.tokens,
+            logprobs: std::mem::take(&mut self.logprobs),
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! A generation's pieces as one reply (`stream: false`) or as NDJSON lines, for the
+//! native routes; `/v1` frames the same pieces as SSE (`routes/openai`).
+
+use futures::StreamExt;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::ndjson::ndjson_response;
+use crate::engine::{Finished, Piece, Pieces, TokenLogprob, ToolCall};
+
+/// A whole generation.
+pub struct Collected {
+    pub text: String,
+    pub thinking: String,
+    pub calls: Vec<ToolCall>,
+    pub finished: Finished,
+    /// Every token's logprobs, in order (when asked).
+    pub logprobs: Vec<TokenLogprob>,
+}
+
+/// The whole generation for `stream: false`; a failure midway is the reply's 500.
+pub async fn collect(mut pieces: Pieces) -> Result<Collected, ApiError> {
+    let (mut text, mut thinking, mut calls, mut all) =
+        (String::new(), String::new(), vec![], vec![]);
+    while let Some(piece) = pieces.next().await {
+        match piece {
+            Piece::Text { text: t, logprobs } => {
+                text.push_str(&t);
+                all.extend(logprobs);
+            }
+            Piece::Thinking { text: t, logprobs } => {
+                thinking.push_str(&t);
+                all.extend(logprobs);
+            }
+            Piece::Calls { calls: c, logprobs } => {
+                calls.extend(c);
+                all.extend(logprobs);
+            }
+            Piece::Done(mut finished) => {
+                all.append(&mut finished.logprobs);
+                return Ok(Collected {
+                    text,
+                    thinking,
+                    calls,
+                    finished,
+                    logprobs: all,
+                });
+            }
+            Piece::Error(e) => return Err(ApiError::Internal(e)),
+        }
+    }
+    Err(ApiError::Internal(
+        "generation ended without a result".into(),
+    ))
+}
+
+/// Streams pieces as NDJSON lines written by `line`; a failure ends the stream with an
+/// `{"error": ...}` line, as Ollama's.
+pub fn ndjson_pieces<T, F>(pieces: Pieces, line: F) -> axum::response::Response
+where
+    T: Serialize,
+    F: Fn(Piece) -> T + Send + 'static,
+{
+    ndjson_response(pieces.map(move |piece| {
+        match piece {
+            Piece::Error(e) => serde_json::json!({ "error": e }),
+            piece => serde_json::to_value(line(piece))
+                .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
+        }
+    }))
+}
