@@ -12,6 +12,7 @@ use super::{FinishReason, Grammar, TokenLogprob};
 use crate::api::{KeepAlive, Message, Options};
 
 /// A generation: a chat or a prompt, and how to run it.
+#[derive(Debug, Clone)]
 pub struct GenerateRequest {
     /// The model as the request named it (error texts quote it).
     pub model: String,
@@ -57,6 +58,7 @@ impl GenerateRequest {
 }
 
 /// What the model reads.
+#[derive(Debug, Clone)]
 pub enum Input {
     /// Messages rendered through the model's chat template.
     Chat(Vec<Message>),
@@ -64,7 +66,7 @@ pub enum Input {
 }
 
 /// `/api/generate`'s prompt parts (and `/v1/completions`', raw).
-#[derive(Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PromptInput {
     pub prompt: String,
     pub system: Option<String>,
@@ -184,6 +186,7 @@ pub struct ToolCall {
 }
 
 /// Sentence embeddings of some texts.
+#[derive(Debug, Clone)]
 pub struct EmbedRequest {
     /// The model as the request named it.
     pub model: String,
@@ -200,6 +203,7 @@ pub struct EmbedRequest {
 }
 
 /// Vectors of an [`EmbedRequest`], in input order.
+#[derive(Debug, Clone)]
 pub struct Embeddings {
     pub vectors: Vec<Vec<f32>>,
     /// Tokens of all inputs, after truncation.

@@ -16,6 +16,25 @@ pub async fn chat(
     State(state): State<AppState>,
     OllamaJson(req): OllamaJson<ChatRequest>,
 ) -> Result<Response, ApiError> {
+    let (model, streamed) = (req.model.clone(), req.stream != Some(false));
+    let request = generation(req)?;
+    let frame = Frame {
+        model,
+        logprobs: request.logprobs.is_some(),
+    };
+    if matches!(&request.input, Input::Chat(messages) if messages.is_empty()) {
+        let reason = load_or_unload(&state, &request.model, request.keep_alive).await?;
+        return Ok(ok_json(&frame.chunk(String::new(), Some(reason))));
+    }
+    let pieces = state.engine.generate(request).await?;
+    match streamed {
+        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
+        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
+    }
+}
+
+/// What the request asks of the engine, every field checked as Ollama does.
+fn generation(req: ChatRequest) -> Result<engine::GenerateRequest, ApiError> {
     if req.model.is_empty() {
         return Err(ApiError::BadRequest("model is required".into()));
     }
@@ -24,36 +43,18 @@ pub async fn chat(
         .iter()
         .any(|m| m.images.iter().flatten().next().is_some());
     wire::refuse_images(&req.model, images)?;
-    let format = wire::format(req.format.as_ref())?;
-    let think = wire::think(req.think.as_ref())?;
-    let logprobs = wire::logprobs(req.logprobs, req.top_logprobs)?;
-    let keep_alive = wire::keep_alive(req.keep_alive.as_ref())?;
-    let frame = Frame {
-        model: req.model.clone(),
-        logprobs: logprobs.is_some(),
-    };
-    if req.messages.is_empty() {
-        let reason = load_or_unload(&state, &req.model, keep_alive).await?;
-        return Ok(ok_json(&frame.chunk(String::new(), Some(reason))));
-    }
-    let streamed = req.stream != Some(false);
-    let request = engine::GenerateRequest {
+    Ok(engine::GenerateRequest {
+        format: wire::format(req.format.as_ref())?,
+        think: wire::think(req.think.as_ref())?,
+        logprobs: wire::logprobs(req.logprobs, req.top_logprobs)?,
+        keep_alive: wire::keep_alive(req.keep_alive.as_ref())?,
         options: req.options.unwrap_or_default(),
-        keep_alive,
         truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
-        logprobs,
-        format,
-        think,
         // `"tools": []` (always sent by ollama-python) needs no capability.
         tools: req.tools.unwrap_or_default(),
         ..engine::GenerateRequest::new(req.model, Input::Chat(req.messages))
-    };
-    let pieces = state.engine.generate(request).await?;
-    match streamed {
-        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
-        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
-    }
+    })
 }
 
 /// How this request's chunks look.

@@ -16,25 +16,33 @@ pub async fn generate(
     State(state): State<AppState>,
     OllamaJson(req): OllamaJson<GenerateRequest>,
 ) -> Result<Response, ApiError> {
+    let (model, raw, streamed) = (req.model.clone(), req.raw, req.stream != Some(false));
+    let request = generation(req)?;
+    let frame = Frame {
+        model,
+        raw,
+        logprobs: request.logprobs.is_some(),
+    };
+    if let Input::Prompt(p) = &request.input {
+        if p.prompt.is_empty() && p.suffix.is_empty() {
+            let reason = load_or_unload(&state, &request.model, request.keep_alive).await?;
+            return Ok(ok_json(&frame.chunk(String::new(), Some(reason))));
+        }
+    }
+    let pieces = state.engine.generate(request).await?;
+    match streamed {
+        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
+        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
+    }
+}
+
+/// What the request asks of the engine, every field checked as Ollama does.
+fn generation(req: GenerateRequest) -> Result<engine::GenerateRequest, ApiError> {
     if req.model.is_empty() {
         return Err(ApiError::NotFound("model '' not found".into()));
     }
     refuse_raw_extras(&req)?;
     wire::refuse_images(&req.model, req.images.iter().flatten().next().is_some())?;
-    let format = wire::format(req.format.as_ref())?;
-    let think = wire::think(req.think.as_ref())?;
-    let logprobs = wire::logprobs(req.logprobs, req.top_logprobs)?;
-    let keep_alive = wire::keep_alive(req.keep_alive.as_ref())?;
-    let frame = Frame {
-        model: req.model.clone(),
-        raw: req.raw,
-        logprobs: logprobs.is_some(),
-    };
-    if req.prompt.is_empty() && req.suffix.is_empty() {
-        let reason = load_or_unload(&state, &req.model, keep_alive).await?;
-        return Ok(ok_json(&frame.chunk(String::new(), Some(reason))));
-    }
-    let streamed = req.stream != Some(false);
     let input = Input::Prompt(PromptInput {
         prompt: req.prompt,
         system: req.system,
@@ -43,21 +51,16 @@ pub async fn generate(
         suffix: req.suffix,
         template: req.template,
     });
-    let request = engine::GenerateRequest {
+    Ok(engine::GenerateRequest {
+        format: wire::format(req.format.as_ref())?,
+        think: wire::think(req.think.as_ref())?,
+        logprobs: wire::logprobs(req.logprobs, req.top_logprobs)?,
+        keep_alive: wire::keep_alive(req.keep_alive.as_ref())?,
         options: req.options.unwrap_or_default(),
-        keep_alive,
         truncate: req.truncate.unwrap_or(true),
         shift: req.shift.unwrap_or(true),
-        logprobs,
-        format,
-        think,
         ..engine::GenerateRequest::new(req.model, input)
-    };
-    let pieces = state.engine.generate(request).await?;
-    match streamed {
-        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
-        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
-    }
+    })
 }
 
 /// Ollama's check: a raw prompt takes no template, system prompt or context.

@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::meta;
-use crate::engine::StatsSnapshot;
+use crate::engine::{Counters, StatsSnapshot};
 use crate::server::AppState;
 
 type Field = fn(&StatsSnapshot) -> u64;
@@ -112,7 +112,19 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             );
         }
     }
-    // Server-wide: the cost of structured output.
+    grammar(&counters, &mut out);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// Server-wide: the cost of structured output.
+fn grammar(counters: &Counters, out: &mut String) {
     for (name, help, value) in [
         (
             "rollama_grammar_tokens_total",
@@ -127,14 +139,6 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}");
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
 }
 
 /// Label values escape backslash, quote and newline.

@@ -17,6 +17,35 @@ pub async fn embeddings(
     State(state): State<AppState>,
     OpenAiJson(req): OpenAiJson<EmbeddingRequest>,
 ) -> Result<Response, OpenAiError> {
+    let (request, base64) = embedding(&req)?;
+    let done = state.engine.embed(request).await?;
+    let data = done
+        .vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, v)| EmbeddingData {
+            object: "embedding".into(),
+            embedding: match base64 {
+                true => Value::String(STANDARD.encode(le_bytes(&v))),
+                false => Value::from(v),
+            },
+            index,
+        })
+        .collect();
+    let tokens = done.prompt_tokens as u64;
+    Ok(ok_json(&EmbeddingResponse {
+        object: "list".into(),
+        data,
+        model: req.model,
+        usage: EmbeddingUsage {
+            prompt_tokens: tokens,
+            total_tokens: tokens,
+        },
+    }))
+}
+
+/// What the request asks of the engine, and whether vectors go back as base64.
+fn embedding(req: &EmbeddingRequest) -> Result<(engine::EmbedRequest, bool), OpenAiError> {
     if req.model.is_empty() {
         return Err(OpenAiError::bad_request("model is required"));
     }
@@ -45,33 +74,10 @@ pub async fn embeddings(
         keep_alive: None,
         normalize: true,
     };
-    let done = state.engine.embed(request).await?;
-    let data = done
-        .vectors
-        .into_iter()
-        .enumerate()
-        .map(|(index, v)| EmbeddingData {
-            object: "embedding".into(),
-            embedding: match base64 {
-                true => Value::String(STANDARD.encode(bytemuck_le(&v))),
-                false => Value::from(v),
-            },
-            index,
-        })
-        .collect();
-    let tokens = done.prompt_tokens as u64;
-    Ok(ok_json(&EmbeddingResponse {
-        object: "list".into(),
-        data,
-        model: req.model,
-        usage: EmbeddingUsage {
-            prompt_tokens: tokens,
-            total_tokens: tokens,
-        },
-    }))
+    Ok((request, base64))
 }
 
 /// The vector as little-endian f32 bytes (OpenAI's `base64` encoding).
-fn bytemuck_le(v: &[f32]) -> Vec<u8> {
+fn le_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
