@@ -11,6 +11,7 @@
 //! - [`store`]: the model store on disk (`NAME.gguf` → `NAME:latest`).
 //! - [`api`]: Ollama wire types.
 //! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
+//! - [`memory`]: giving freed memory back to the OS after a model unloads.
 //! - [`loadgen`]: `rollama bench`, an HTTP load generator (a client; uses none of the above).
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod config;
 pub mod convert;
 pub mod engine;
 pub mod loadgen;
+pub mod memory;
 pub mod model;
 pub mod perf;
 pub mod server;

@@ -255,3 +255,81 @@ async fn a_batch_mixing_constrained_and_free_sequences_matches_each_alone() {
     assert!(serde_json::from_str::<Value>(&alone[0].0).is_ok());
     assert!(serde_json::from_str::<Value>(&alone[1].0).is_err());
 }
+
+/// The shortest reply a format allows, in tokens, as the 400 for a budget too small for it
+/// says.
+async fn shortest(base: &str, prompt: &str, format: &Value) -> usize {
+    let mut body = chat_body(prompt, format.clone(), 0, false);
+    body["options"]["num_predict"] = json!(1);
+    let r = post(&format!("{base}/api/chat"), body).await;
+    if r.status() == 200 {
+        return 1;
+    }
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.expect("json");
+    let message = v["error"].as_str().expect("error").to_string();
+    let n = message
+        .rsplit("takes ")
+        .next()
+        .and_then(|t| t.split(' ').next())
+        .and_then(|t| t.parse().ok());
+    n.unwrap_or_else(|| panic!("no count in {message:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replies_cut_by_their_budget_still_validate() {
+    let base = TestServer {
+        max_running: 8,
+        ..TestServer::default()
+    }
+    .spawn(&["smollm2"])
+    .await;
+    let (mut steered, mut all) = (0, 0);
+    let mut formats: Vec<(&str, &str, Value)> = schemas();
+    formats.push(("format json", "Describe a cat in JSON.", json!("json")));
+    for (what, prompt, schema) in formats {
+        let need = shortest(&base, prompt, &schema).await;
+        // A few tokens more than the shortest reply: the model writes freely, then has to
+        // close what it opened.
+        let budget = need + 6;
+        let replies = join_all((0..SAMPLES).map(|seed| {
+            let mut body = chat_body(prompt, schema.clone(), seed, false);
+            body["options"]["num_predict"] = json!(budget);
+            let base = base.clone();
+            async move {
+                let r = post(&format!("{base}/api/chat"), body).await;
+                assert_eq!(r.status(), 200);
+                r.json::<Value>().await.expect("json")
+            }
+        }))
+        .await;
+        let validator = (schema != json!("json"))
+            .then(|| jsonschema::validator_for(&schema).expect("the test schema is valid"));
+        let mut cut = 0;
+        for (seed, v) in replies.iter().enumerate() {
+            let content = v["message"]["content"].as_str().expect("content");
+            let value: Value = serde_json::from_str(content)
+                .unwrap_or_else(|e| panic!("{what}, seed {seed}: {e}: {content}"));
+            match &validator {
+                Some(validator) => {
+                    assert!(validator.is_valid(&value), "{what}, seed {seed}: {content}")
+                }
+                None => assert!(value.is_object(), "{what}, seed {seed}: {content}"),
+            }
+            assert!(v["eval_count"].as_u64().expect("count") <= budget as u64);
+            if v["done_reason"] == "length" {
+                cut += 1;
+            }
+        }
+        eprintln!(
+            "{what}: shortest {need} tokens, budget {budget}: {cut}/{SAMPLES} steered to a close"
+        );
+        // The budget bites: most replies would have been cut.
+        assert!(
+            cut * 2 > SAMPLES,
+            "{what}: only {cut} of {SAMPLES} needed the budget"
+        );
+        (steered, all) = (steered + cut, all + SAMPLES);
+    }
+    eprintln!("steered: {steered}/{all}");
+}

@@ -15,7 +15,7 @@ use tower::ServiceExt;
 
 use rollama::api::{KeepAlive, ModelDetails};
 use rollama::engine::{
-    Counters, EmbedRequest, Embeddings, Engine, EngineError, FinishReason, Finished,
+    Counters, EmbedRequest, Embeddings, Engine, EngineError, Failure, FinishReason, Finished,
     GenerateRequest, GenerationMetrics, Grammar, Input, ModelDescription, ModelEntry, ModelInfo,
     Piece, Pieces, RunningModel, StatsSnapshot, TensorInfo, Think, TokenLogprob, TokenProb,
     ToolCall, ToolChoice,
@@ -95,7 +95,11 @@ fn script(req: &GenerateRequest) -> Vec<Piece> {
         logprobs: lps(t),
     };
     match req.model.as_str() {
-        "failing" => vec![text("partial"), Piece::Error("boom".into())],
+        "failing" => vec![text("partial"), Piece::Error(Failure::internal("boom"))],
+        "refusing" => vec![
+            text("{"),
+            Piece::Error(Failure::by_request("the format could not be enforced")),
+        ],
         "caller" => vec![
             Piece::Calls {
                 calls: vec![ToolCall {

@@ -45,7 +45,11 @@ pub async fn embed(
     .await
     .unwrap_or_else(|e| Err(EngineError::Failed(format!("tokenizing failed: {e}"))))?;
     let prompt_tokens = ids.iter().map(Vec::len).sum();
-    let vectors = embedder.embed(ids).await?;
+    let vectors = embedder.embed(ids).await.inspect_err(|e| {
+        if matches!(e, EngineError::WorkerDied) {
+            lease.forget_dead_model();
+        }
+    })?;
     if vectors.iter().flatten().any(|x| !x.is_finite()) {
         return Err(EngineError::BadRequest(
             "embedding contains NaN or Inf values".into(),

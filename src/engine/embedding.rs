@@ -117,7 +117,13 @@ impl EmbedHandle {
     }
 }
 
-fn run(model: Embedder, mut rx: mpsc::UnboundedReceiver<Job>, stats: Arc<EngineStats>) {
+fn run(model: Embedder, rx: mpsc::UnboundedReceiver<Job>, stats: Arc<EngineStats>) {
+    serve(model, rx, stats);
+    // The model is freed now: give the pages back.
+    crate::memory::release_free_memory();
+}
+
+fn serve(model: Embedder, mut rx: mpsc::UnboundedReceiver<Job>, stats: Arc<EngineStats>) {
     while let Some(first) = rx.blocking_recv() {
         let mut jobs = vec![first];
         while let Ok(job) = rx.try_recv() {

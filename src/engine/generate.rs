@@ -14,7 +14,9 @@ use super::output::{Asks, OutputParser, Part};
 use super::prompt::{ChatPrompt, GeneratePrompt, Prompt};
 use super::registry::{Decoder, Lease, Registry};
 use super::request::{Finished, GenerateRequest, GenerationMetrics, Input, Piece, Pieces};
-use super::{Constraint, Done, EngineError, Event, GenerateJob, GenerateOptions, TokenLogprob};
+use super::{
+    Constraint, Done, EngineError, Event, Failure, GenerateJob, GenerateOptions, TokenLogprob,
+};
 use crate::text::Tokenizer;
 
 /// Runs `req` on its model; errors before the first piece are returned, later ones are the
@@ -42,14 +44,23 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
     let (shift, logprobs) = (req.shift, req.logprobs);
     let prepared = prepare(&decoder, req, &asks, &options).await?;
     let parser = asks.parser(&prepared.prompt.text);
-    let rx = decoder.engine.submit(GenerateJob {
+    let submitted = decoder.engine.submit(GenerateJob {
         prompt: prepared.prompt.tokens,
         options,
         shift,
         logprobs,
         constraint: prepared.constraint,
         visible: visible_tokens(&decoder.prompt.tokenizer, &asks.markers),
-    })?;
+    });
+    let rx = match submitted {
+        Ok(rx) => rx,
+        Err(e) => {
+            if matches!(e, EngineError::WorkerDied) {
+                lease.forget_dead_model();
+            }
+            return Err(e);
+        }
+    };
     Ok(pieces(rx, lease, started, parser).boxed())
 }
 
@@ -74,7 +85,7 @@ async fn prepare(
     let (vars, tools) = (asks.vars.clone(), asks.tools.clone());
     let grammar = req.format.or_else(|| asks.grammar.clone());
     let reasoning = asks.reasoning().cloned();
-    let (options, truncate) = (options.clone(), req.truncate);
+    let (options, truncate, shift) = (options.clone(), req.truncate, req.shift);
     let input = req.input;
     let task = tokio::task::spawn_blocking(move || {
         let _preparing = model.engine.preparing();
@@ -105,6 +116,15 @@ async fn prepare(
             let opened = tokens.text.trim_end().ends_with(&tags.open);
             constraint = constraint.map(|c| c.after_thinking(&tags.open, &tags.close, opened));
         }
+        if let Some(c) = &constraint {
+            fits_budget(
+                c,
+                &model.prompt.tokenizer,
+                &options,
+                shift,
+                tokens.tokens.len(),
+            )?;
+        }
         Ok::<_, EngineError>(Prepared {
             prompt: tokens,
             constraint,
@@ -115,6 +135,32 @@ async fn prepare(
         .map_err(|e| EngineError::Failed(format!("preparing the prompt failed: {e}")))?;
     drop(cancel);
     prepared
+}
+
+/// A constrained reply must be able to end valid within its budget: refused up front when
+/// even the shortest reply the grammar allows would not fit.
+fn fits_budget(
+    constraint: &Constraint,
+    tokenizer: &Tokenizer,
+    options: &GenerateOptions,
+    shift: bool,
+    prompt_len: usize,
+) -> Result<(), EngineError> {
+    let Some(shortest) = constraint.shortest(tokenizer) else {
+        return Ok(());
+    };
+    if let Some(n) = options.num_predict.filter(|&n| n > 0 && n < shortest) {
+        return Err(EngineError::BadRequest(format!(
+            "num_predict {n} is too small for the format: its shortest valid reply takes {shortest} tokens"
+        )));
+    }
+    let room = options.num_ctx.saturating_sub(prompt_len);
+    if !shift && room < shortest {
+        return Err(EngineError::BadRequest(format!(
+            "the context window leaves room for {room} tokens and the format's shortest valid reply takes {shortest}; raise num_ctx or allow shift"
+        )));
+    }
+    Ok(())
 }
 
 /// Set when dropped: a request future dropped mid-way (its client went away) tells the
@@ -201,7 +247,9 @@ impl PieceStream {
                 self.ended = true;
             }
             None => {
-                let e = EngineError::WorkerDied.to_string();
+                // The worker dropped our events without a last word: its thread is gone.
+                self.lease.forget_dead_model();
+                let e = Failure::internal(EngineError::WorkerDied.to_string());
                 self.ready.push_back(Piece::Error(e));
                 self.ended = true;
             }

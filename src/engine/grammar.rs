@@ -1,30 +1,43 @@
 //! Constrained decoding: a grammar (JSON, a JSON schema, or Lark) compiled by llguidance
 //! into a per-sequence [`Constraint`] that the sampler consults.
 //!
-//! The cheap path first: sample as usual, then ask the matcher whether that one token is
-//! allowed. Only when it is not is the full vocabulary mask computed and the draw repeated
-//! over the allowed tokens (mistral.rs's trick), so a model that already writes valid JSON
-//! pays almost nothing per token.
+//! What a grammar may cost is bounded before llguidance sees it: its compile time grows
+//! with the square of an object's optional properties (4,500 take seconds of a core) and
+//! its recursion with their number (10,000 overflow a 2 MiB stack). Compiling runs on a
+//! thread of its own with a large stack, never on a runtime thread.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, OnceLock};
 
 use llguidance::api::{GrammarWithLexer, TopLevelGrammar};
 use llguidance::{Matcher, ParserFactory};
 use serde_json::{json, Value};
 
-use super::json_tail::{JsonTail, MAX_NUMBER_DIGITS};
-use super::sampling::Sampler;
-use super::think_first::{ThinkFirst, Verdict};
+use super::closing::{exit_path, ByteTokens, MAX_EXIT_BYTES};
+use super::constraint::{Constraint, Exit};
+use super::json_tail::JsonTail;
 use super::EngineError;
 use crate::text::{tok_env, Tokenizer};
 
 /// Tokens sampled under a grammar, and how many of them needed the full vocabulary mask
 /// (the first draw was not allowed): the cost of structured output, for `/metrics` and
 /// the benchmark.
-static CHECKED: AtomicU64 = AtomicU64::new(0);
-static MASKED: AtomicU64 = AtomicU64::new(0);
+pub(super) static CHECKED: AtomicU64 = AtomicU64::new(0);
+pub(super) static MASKED: AtomicU64 = AtomicU64::new(0);
+
+/// Properties one object of a schema may list, and sub-schemas a schema may hold in all.
+pub const MAX_PROPERTIES: usize = 1_000;
+pub const MAX_SCHEMA_NODES: usize = 20_000;
+/// Lark grammars (built by rollama for forced tool calls, from the tools' schemas).
+const MAX_LARK_BYTES: usize = 1 << 20;
+
+/// Stack of the compiling thread: llguidance recurses over a schema's structure.
+const COMPILE_STACK: usize = 64 << 20;
+
+/// Longest error text passed on from llguidance (its messages can carry parser state).
+const MAX_REASON: usize = 300;
 
 /// `(tokens sampled under a grammar, of which needed a full mask)` since start.
 pub fn grammar_counters() -> (u64, u64) {
@@ -109,7 +122,13 @@ pub fn close_objects(schema: &mut Value) {
 /// see a constrained request, and loading should not pay for it.
 pub struct Grammars {
     tokenizer: Arc<Tokenizer>,
-    factory: OnceLock<Result<ParserFactory, String>>,
+    factory: OnceLock<Result<Compiler, String>>,
+}
+
+/// What compiling needs, built once per model.
+struct Compiler {
+    factory: ParserFactory,
+    bytes: Arc<ByteTokens>,
 }
 
 impl Grammars {
@@ -121,20 +140,42 @@ impl Grammars {
     }
 
     /// Compiles `grammar` for one sequence. A schema llguidance cannot enforce (an
-    /// unknown keyword, a bad `$ref`, an unsatisfiable combination) is a `BadRequest`
-    /// saying why; nothing is silently ignored.
+    /// unknown keyword, a bad `$ref`, an unsatisfiable combination) or one beyond what a
+    /// grammar may cost is a `BadRequest` saying why; nothing is silently ignored.
     pub fn compile(&self, grammar: &Grammar) -> Result<Constraint, EngineError> {
-        let factory = self
+        bound(grammar)?;
+        let compiled = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("grammar".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(scope, || self.compile_here(grammar))
+                .map(|t| t.join())
+        });
+        match compiled {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err(EngineError::Failed("the grammar compiler failed".into())),
+            Err(e) => Err(EngineError::Failed(format!(
+                "cannot start the grammar compiler: {e}"
+            ))),
+        }
+    }
+
+    fn compile_here(&self, grammar: &Grammar) -> Result<Constraint, EngineError> {
+        let compiler = self
             .factory
             .get_or_init(|| {
                 let env = tok_env(Arc::clone(&self.tokenizer));
                 let mut factory = ParserFactory::new_simple(&env).map_err(|e| e.to_string())?;
                 factory.quiet();
-                Ok(factory)
+                // Short errors: the parser's state and grammar stay out of replies.
+                factory.limits_mut().verbose_errors = false;
+                let bytes = Arc::new(ByteTokens::new(&self.tokenizer));
+                Ok(Compiler { factory, bytes })
             })
             .as_ref()
             .map_err(|e| EngineError::Failed(format!("grammar engine: {e}")))?;
-        let parser = factory
+        let parser = compiler
+            .factory
             .create_parser(grammar.to_llguidance())
             .map_err(|e| EngineError::BadRequest(invalid(grammar, &e.to_string())))?;
         let mut matcher = Matcher::new(Ok(parser));
@@ -146,217 +187,121 @@ impl Grammars {
         if let Some(e) = matcher.get_error() {
             return Err(EngineError::BadRequest(invalid(grammar, &e)));
         }
-        let json = !matches!(grammar, Grammar::Lark(_));
+        let tail = JsonTail::default();
+        let path = exit_path(
+            &mut matcher,
+            &compiler.bytes,
+            &self.tokenizer,
+            &tail,
+            MAX_EXIT_BYTES,
+        );
+        let exit = path.map(|path| Exit {
+            bytes: Arc::clone(&compiler.bytes),
+            path,
+            taken: false,
+            stale: false,
+        });
         Ok(Constraint {
             matcher,
-            json: json.then(JsonTail::default),
+            tail,
+            json: !matches!(grammar, Grammar::Lark(_)),
             closes: matches!(grammar, Grammar::Json),
             think_first: None,
-            forced: VecDeque::new(),
+            tag: VecDeque::new(),
+            exit,
         })
     }
 }
 
+/// Refuses a grammar beyond what one may cost (see the module doc). Walks the schema
+/// without recursing (its depth is bounded by the JSON parser, but not its width).
+fn bound(grammar: &Grammar) -> Result<(), EngineError> {
+    let schema = match grammar {
+        Grammar::Json => return Ok(()),
+        Grammar::Schema(schema) => schema,
+        Grammar::Lark(lark) if lark.len() > MAX_LARK_BYTES => {
+            return Err(EngineError::BadRequest(format!(
+                "the tool definitions make a grammar of {} bytes; at most {MAX_LARK_BYTES} are allowed",
+                lark.len()
+            )))
+        }
+        Grammar::Lark(_) => return Ok(()),
+    };
+    let too_large = |what: String| {
+        Err(EngineError::BadRequest(format!(
+            "invalid JSON schema in format: too large to enforce ({what})"
+        )))
+    };
+    let mut nodes = 0;
+    let mut todo = vec![schema];
+    while let Some(value) = todo.pop() {
+        match value {
+            Value::Object(map) => {
+                nodes += 1;
+                if let Some(Value::Object(props)) = map.get("properties") {
+                    if props.len() > MAX_PROPERTIES {
+                        return too_large(format!(
+                            "an object lists {} properties; at most {MAX_PROPERTIES} are allowed",
+                            props.len()
+                        ));
+                    }
+                }
+                todo.extend(map.values());
+            }
+            Value::Array(items) => todo.extend(items),
+            _ => {}
+        }
+        if nodes > MAX_SCHEMA_NODES {
+            return too_large(format!("more than {MAX_SCHEMA_NODES} sub-schemas"));
+        }
+    }
+    ref_cycles(schema)
+}
+
+/// A `$ref` that leads, through nothing but more `$ref`s, back to itself names no value
+/// at all (llguidance's own error for it says nothing a user can act on).
+fn ref_cycles(schema: &Value) -> Result<(), EngineError> {
+    let target = |node: &Value| -> Option<String> {
+        node.get("$ref")?
+            .as_str()?
+            .strip_prefix('#')
+            .map(str::to_string)
+    };
+    let mut todo = vec![schema];
+    while let Some(value) = todo.pop() {
+        match value {
+            Value::Object(map) => todo.extend(map.values()),
+            Value::Array(items) => todo.extend(items),
+            _ => continue,
+        }
+        let mut seen = vec![];
+        let mut node = value;
+        // Chains are short in real schemas; a longer one is left to llguidance.
+        while let Some(pointer) = target(node).filter(|_| seen.len() < 64) {
+            if seen.contains(&pointer) {
+                return Err(EngineError::BadRequest(format!(
+                    "invalid JSON schema in format: $ref cycle through #{pointer}"
+                )));
+            }
+            let Some(next) = schema.pointer(&pointer) else {
+                break;
+            };
+            seen.push(pointer);
+            node = next;
+        }
+    }
+    Ok(())
+}
+
 fn invalid(grammar: &Grammar, reason: &str) -> String {
+    // The first line, shortened: llguidance may add detail meant for its developers.
+    let line = reason.lines().next().unwrap_or_default();
+    let reason: String = match line.chars().count() > MAX_REASON {
+        true => line.chars().take(MAX_REASON).chain(['…']).collect(),
+        false => line.to_string(),
+    };
     match grammar {
         Grammar::Lark(_) => format!("invalid grammar: {reason}"),
         _ => format!("invalid JSON schema in format: {reason}"),
-    }
-}
-
-/// One sequence's grammar state.
-pub struct Constraint {
-    matcher: Matcher,
-    /// The JSON written so far, for JSON grammars.
-    json: Option<JsonTail>,
-    /// `format: "json"`: a reply cut short by its budget is closed so it still parses.
-    closes: bool,
-    /// The model reasons first, unconstrained (see [`ThinkFirst`]).
-    think_first: Option<ThinkFirst>,
-    /// Tokens written whatever the logits say: the close tag of reasoning the model wanted
-    /// to end without an answer.
-    forced: VecDeque<u32>,
-}
-
-/// What a constrained step produced.
-pub enum Step {
-    Token(u32),
-    /// The grammar is complete: nothing more may follow.
-    Complete,
-    Failed(String),
-}
-
-impl Constraint {
-    /// Samples one allowed token. `logits` are the model's (penalties not yet applied).
-    /// End-of-generation tokens are allowed only where the grammar may end.
-    pub fn sample(
-        &mut self,
-        sampler: &mut Sampler,
-        logits: &mut [f32],
-        history: &[u32],
-        tokenizer: &Tokenizer,
-    ) -> Step {
-        if let Some(token) = self.forced.pop_front() {
-            return Step::Token(token);
-        }
-        if self.matcher.is_stopped() {
-            return self.stopped();
-        }
-        sampler.penalize(logits, history);
-        let first = sampler.pick(logits);
-        if let Some(think) = &mut self.think_first {
-            let bytes = (!tokenizer.is_stop(first)).then(|| printed(tokenizer, first));
-            match think.judge(bytes.as_deref()) {
-                Verdict::Free => return Step::Token(first),
-                Verdict::Answer => {
-                    self.think_first = None;
-                    return Step::Token(first);
-                }
-                Verdict::Constrain => self.think_first = None,
-                Verdict::Close(missing) => {
-                    self.think_first = None;
-                    match tokenizer.encode(&missing, false) {
-                        Ok(tokens) if !tokens.is_empty() => {
-                            self.forced.extend(&tokens[1..]);
-                            return Step::Token(tokens[0]);
-                        }
-                        Ok(_) => {}
-                        Err(e) => return Step::Failed(format!("cannot write {missing:?}: {e}")),
-                    }
-                }
-            }
-        }
-        // Digits already in a row, for JSON grammars: a token may not make the run longer
-        // than MAX_NUMBER_DIGITS.
-        let digits = self.json.as_ref().map(JsonTail::number_digits);
-        let allowed = match self.allows(first, tokenizer) {
-            Ok(ok) => Ok(ok && !too_many_digits(tokenizer, first, digits)),
-            Err(e) => Err(e),
-        };
-        CHECKED.fetch_add(1, Relaxed);
-        let token = match allowed {
-            Ok(true) => first,
-            Ok(false) => match self.mask(logits, tokenizer, digits) {
-                Ok(true) => sampler.pick(logits),
-                Ok(false) => return Step::Failed("the grammar allows no token here".into()),
-                Err(e) => return Step::Failed(e),
-            },
-            Err(e) => return Step::Failed(e),
-        };
-        if tokenizer.is_stop(token) {
-            return Step::Token(token);
-        }
-        if let Err(e) = self.matcher.consume_token(token) {
-            return Step::Failed(format!("grammar: {e}"));
-        }
-        if let Some(json) = &mut self.json {
-            json.push(tokenizer.piece(token, false).unwrap_or_default());
-        }
-        Step::Token(token)
-    }
-
-    /// What to append to a `format: "json"` reply cut short by `num_predict` or the
-    /// context, so it still parses (open strings and containers closed). `None` for other
-    /// grammars (a schema's required keys cannot be made up), and while still reasoning.
-    pub fn closing(&self) -> Option<String> {
-        if self.think_first.is_some() || !self.forced.is_empty() {
-            return None;
-        }
-        self.json
-            .as_ref()
-            .filter(|_| self.closes)
-            .map(JsonTail::closing)
-    }
-
-    /// Lets the model reason first, unconstrained, between `open` and `close`; the grammar
-    /// applies to the answer. `opened`: the prompt already opened the reasoning.
-    pub fn after_thinking(mut self, open: &str, close: &str, opened: bool) -> Self {
-        self.think_first = Some(ThinkFirst::new(open, close, opened));
-        self
-    }
-
-    /// After a token was consumed: may nothing but the end follow?
-    pub fn is_complete(&self) -> bool {
-        self.matcher.is_stopped()
-    }
-
-    fn stopped(&self) -> Step {
-        match self.matcher.get_error() {
-            Some(e) => Step::Failed(format!("grammar: {e}")),
-            None => Step::Complete,
-        }
-    }
-
-    fn allows(&mut self, token: u32, tokenizer: &Tokenizer) -> Result<bool, String> {
-        if tokenizer.is_stop(token) {
-            return self.matcher.is_accepting().map_err(|e| e.to_string());
-        }
-        if token as usize >= tokenizer.vocab_size() {
-            return Ok(false);
-        }
-        let n = self
-            .matcher
-            .validate_tokens(&[token])
-            .map_err(|e| e.to_string())?;
-        Ok(n == 1)
-    }
-
-    /// Sets every token the grammar forbids to -inf, and tokens that would make a number
-    /// longer than [`MAX_NUMBER_DIGITS`] (unless nothing else is allowed). `false` when
-    /// nothing is left.
-    fn mask(
-        &mut self,
-        logits: &mut [f32],
-        tokenizer: &Tokenizer,
-        digits: Option<usize>,
-    ) -> Result<bool, String> {
-        MASKED.fetch_add(1, Relaxed);
-        let mask = self.matcher.compute_mask().map_err(|e| e.to_string())?;
-        let accepting = self.matcher.is_accepting().map_err(|e| e.to_string())?;
-        let vocab = tokenizer.vocab_size();
-        let grammar_allows = |id: usize| {
-            if tokenizer.is_stop(id as u32) {
-                accepting
-            } else {
-                id < vocab && mask.is_allowed(id as u32)
-            }
-        };
-        let too_long = |id: usize| too_many_digits(tokenizer, id as u32, digits);
-        let cap = (0..logits.len()).any(|id| grammar_allows(id) && !too_long(id));
-        let mut any = false;
-        for (id, l) in logits.iter_mut().enumerate() {
-            let allowed = grammar_allows(id) && !(cap && too_long(id));
-            if allowed && l.is_finite() {
-                any = true;
-            } else {
-                *l = f32::NEG_INFINITY;
-            }
-        }
-        Ok(any)
-    }
-}
-
-/// Would `token` make the run of number digits longer than [`MAX_NUMBER_DIGITS`]?
-/// `digits`: the run so far (`None`: not a JSON grammar).
-fn too_many_digits(tokenizer: &Tokenizer, token: u32, digits: Option<usize>) -> bool {
-    let Some(digits) = digits else {
-        return false;
-    };
-    let leading = tokenizer
-        .piece(token, false)
-        .map(|p| p.iter().take_while(|b| b.is_ascii_digit()).count())
-        .unwrap_or(0);
-    leading > 0 && digits + leading > MAX_NUMBER_DIGITS
-}
-
-/// What a token prints, control tokens as their text (reasoning tags may be control tokens).
-fn printed(tokenizer: &Tokenizer, token: u32) -> Vec<u8> {
-    match tokenizer.piece(token, false) {
-        Ok(p) if !p.is_empty() => p.to_vec(),
-        _ => tokenizer
-            .token_text(token)
-            .unwrap_or_default()
-            .as_bytes()
-            .to_vec(),
     }
 }

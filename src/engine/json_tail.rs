@@ -56,6 +56,11 @@ impl JsonTail {
         }
     }
 
+    /// Inside a string (the next byte is string content or its closing quote).
+    pub fn in_string(&self) -> bool {
+        self.in_string
+    }
+
     /// Digits in a row at the end of a number being written.
     pub fn number_digits(&self) -> usize {
         self.digits

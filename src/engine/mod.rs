@@ -8,6 +8,8 @@
 //! unbounded channel of [`Event`]s back; dropping its receiver (the HTTP client went away)
 //! cancels the request at the next step.
 
+mod closing;
+mod constraint;
 mod describe;
 mod embed;
 mod embedding;
@@ -29,10 +31,11 @@ mod stop;
 mod think_first;
 mod worker;
 
+pub use constraint::{Constraint, Step};
 pub use describe::{Counters, ModelDescription, ModelEntry, ModelInfo, RunningModel, TensorInfo};
 pub use embedding::EmbedHandle;
 pub use error::{EngineError, ErrorKind};
-pub use grammar::{close_objects, grammar_counters, Constraint, Grammar, Grammars};
+pub use grammar::{close_objects, grammar_counters, Grammar, Grammars};
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{template_capabilities, ChatPrompt, GeneratePrompt, Prompt, PromptModel};
 pub use registry::{
@@ -113,7 +116,38 @@ pub enum Event {
     Text(String),
     Done(Done),
     /// The generation failed midway; no `Done` follows.
-    Error(String),
+    Error(Failure),
+}
+
+/// Why a generation failed midway. The text is safe to show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Failure {
+    pub message: String,
+    /// The request's own doing (its format could not be enforced, its prompt cannot fit
+    /// the model): a client error, had nothing been sent yet.
+    pub by_request: bool,
+}
+
+impl Failure {
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            by_request: false,
+        }
+    }
+
+    pub fn by_request(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            by_request: true,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 /// One generation request, already tokenized.

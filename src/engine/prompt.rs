@@ -50,6 +50,8 @@ pub struct Prompt {
     pub tokens: Vec<u32>,
     /// The text the tokens came from (the rendered template, or the raw prompt).
     pub text: String,
+    /// Times the template was rendered and tokenized to find what fits (1 when all did).
+    pub renders: usize,
 }
 
 /// The prompt parts of `/api/generate`.
@@ -114,10 +116,12 @@ impl PromptModel {
         cancel: &AtomicBool,
     ) -> Result<Prompt, EngineError> {
         let messages = self.template_messages(&chat.messages);
+        let renders = std::cell::Cell::new(0);
         let render = |kept: &[Value]| -> Result<Prompt, EngineError> {
             if cancel.load(Relaxed) {
                 return Err(EngineError::Failed("the request was cancelled".into()));
             }
+            renders.set(renders.get() + 1);
             let text = self.template.render_with(
                 &Value::Array(kept.to_vec()),
                 chat.tools.as_ref(),
@@ -125,7 +129,11 @@ impl PromptModel {
                 &chat.vars,
             )?;
             let tokens = self.encode_rendered(&text, true)?;
-            Ok(Prompt { tokens, text })
+            Ok(Prompt {
+                tokens,
+                text,
+                renders: renders.get(),
+            })
         };
         let whole = render(&messages)?;
         if fits(&whole.tokens, options.num_ctx) {
@@ -150,10 +158,7 @@ impl PromptModel {
         let fewest = render(&kept(0))?;
         if !fits(&fewest.tokens, options.num_ctx) {
             let tokens = cut(&fewest.tokens, options);
-            return Ok(Prompt {
-                tokens,
-                text: fewest.text,
-            });
+            return Ok(Prompt { tokens, ..fewest });
         }
         // `lo` fits, `hi` does not (all of them did not).
         let (mut lo, mut hi, mut best) = (0, droppable.len(), fewest);
@@ -175,6 +180,7 @@ impl PromptModel {
                 false => hi = mid,
             }
         }
+        best.renders = renders.get();
         Ok(best)
     }
 
@@ -225,14 +231,17 @@ impl PromptModel {
             tokens.extend(self.encode_rendered(&rendered, context.is_empty())?);
             rendered
         };
-        if fits(&tokens, num_ctx) {
-            return Ok(Prompt { tokens, text });
-        }
-        if !truncate {
+        if !fits(&tokens, num_ctx) && !truncate {
             return Err(EngineError::PromptTooLong);
         }
-        let tokens = cut(&tokens, options);
-        Ok(Prompt { tokens, text })
+        if !fits(&tokens, num_ctx) {
+            tokens = cut(&tokens, options);
+        }
+        Ok(Prompt {
+            tokens,
+            text,
+            renders: 1,
+        })
     }
 
     /// Templates often write the BOS text themselves; never add a second one.

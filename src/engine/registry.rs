@@ -350,6 +350,22 @@ impl Registry {
     }
 }
 
+impl Lease {
+    /// The model's thread was found dead: the registry forgets it now, so the next
+    /// request loads the model again (however soon it comes after this one's error).
+    pub fn forget_dead_model(&self) {
+        let mut state = self.registry.state();
+        let same = state
+            .loaded
+            .get(&self.name)
+            .is_some_and(|e| Arc::ptr_eq(&e.model, &self.model));
+        if same {
+            tracing::warn!(model = %self.name, "the model's thread died; it will be loaded again");
+            state.loaded.remove(&self.name);
+        }
+    }
+}
+
 impl Drop for Lease {
     fn drop(&mut self) {
         self.registry.release(&self.name, &self.model);

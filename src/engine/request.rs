@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::stream::BoxStream;
 use serde_json::Value;
 
-use super::{FinishReason, Grammar, TokenLogprob};
+use super::{Failure, FinishReason, Grammar, TokenLogprob};
 use crate::api::{KeepAlive, Message, Options};
 
 /// A generation: a chat or a prompt, and how to run it.
@@ -139,8 +139,8 @@ pub enum Piece {
         logprobs: Vec<TokenLogprob>,
     },
     Done(Finished),
-    /// The generation failed midway (the text is safe to show); nothing follows.
-    Error(String),
+    /// The generation failed midway; nothing follows.
+    Error(Failure),
 }
 
 /// How a generation ended.

@@ -4,10 +4,12 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use super::grammar::{Constraint, Step};
+use super::constraint::{Constraint, Step};
 use super::sampling::{log_probs, Sampler};
 use super::stop::{StopMatcher, StopOutcome};
-use super::{Done, Event, FinishReason, GenerateJob, GenerateOptions, TokenLogprob, TokenProb};
+use super::{
+    Done, Event, Failure, FinishReason, GenerateJob, GenerateOptions, TokenLogprob, TokenProb,
+};
 use crate::model::KvCache;
 use crate::text::{StreamDecoder, Tokenizer};
 
@@ -120,8 +122,8 @@ impl Sequence {
         self.tokens.len() - self.cache.len()
     }
 
-    pub fn fail(&self, message: String) {
-        let _ = self.events.send(Event::Error(message));
+    pub fn fail(&self, failure: Failure) {
+        let _ = self.events.send(Event::Error(failure));
     }
 
     /// Takes the logits of the sequence's last fed token, samples, streams the text.
@@ -135,16 +137,20 @@ impl Sequence {
         }
         // Penalties change the logits in place: keep the model's own for the report.
         let raw = self.logprobs.map(|k| (k, logits.to_vec()));
+        let left = self.left();
         let token = match &mut self.constraint {
             None => self.sampler.sample(logits, &self.tokens),
-            Some(c) => match c.sample(&mut self.sampler, logits, &self.tokens, tokenizer) {
+            Some(c) => match c.sample(&mut self.sampler, logits, &self.tokens, tokenizer, left) {
                 Step::Token(t) => t,
                 Step::Complete => {
                     let rest = self.drain_held_back();
-                    return self.finish(FinishReason::Stop, Some(rest));
+                    return self.finish(self.grammar_end(), Some(rest));
                 }
                 Step::Failed(e) => {
-                    self.fail(e);
+                    // The request's format could not be enforced (llguidance's limits).
+                    self.fail(Failure::by_request(format!(
+                        "the format could not be enforced: {e}"
+                    )));
                     return false;
                 }
             },
@@ -169,7 +175,7 @@ impl Sequence {
         let text = match printed {
             Ok(t) => t,
             Err(e) => {
-                self.fail(e.to_string());
+                self.fail(Failure::internal(e.to_string()));
                 return false;
             }
         };
@@ -186,7 +192,7 @@ impl Sequence {
             .is_some_and(Constraint::is_complete)
         {
             let rest = self.drain_held_back();
-            return self.finish(FinishReason::Stop, Some(rest));
+            return self.finish(self.grammar_end(), Some(rest));
         }
         let predicted_all = self
             .options
@@ -201,6 +207,29 @@ impl Sequence {
             return self.finish(FinishReason::Length, Some(rest));
         }
         true
+    }
+
+    /// Tokens this sequence may still generate, the next one included: what is left of
+    /// `num_predict`, and of the window when it may not shift. `None`: no limit.
+    fn left(&self) -> Option<usize> {
+        let predict = self
+            .options
+            .num_predict
+            .map(|n| n.saturating_sub(self.generated));
+        let window = (!self.shift).then(|| self.options.num_ctx.saturating_sub(self.tokens.len()));
+        match (predict, window) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Why a reply ends when its grammar is complete: the model's choice, or its budget
+    /// when it had to follow the way out.
+    fn grammar_end(&self) -> FinishReason {
+        match self.constraint.as_ref().is_some_and(Constraint::steered) {
+            true => FinishReason::Length,
+            false => FinishReason::Stop,
+        }
     }
 
     /// Context shift, as Ollama does when a generation fills `num_ctx`: keep the first

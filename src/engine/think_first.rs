@@ -83,6 +83,38 @@ impl ThinkFirst {
         }
     }
 
+    /// With `left` tokens to come and an answer that needs `answer` of them, must the
+    /// reasoning end now? `Close` with the rest of the tag once only the tag and the answer
+    /// still fit; `Constrain` (do not start reasoning) when opening and closing it would
+    /// not leave room for the answer. `cost` counts a text's tokens.
+    pub fn over_budget(
+        &self,
+        left: usize,
+        answer: usize,
+        cost: &dyn Fn(&str) -> usize,
+    ) -> Option<Verdict> {
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match &self.phase {
+            Phase::Start(_) => {
+                let tags = cost(&text(&self.open)) + cost(&text(&self.close));
+                (left <= answer + tags).then_some(Verdict::Constrain)
+            }
+            Phase::Thinking(_) => {
+                let missing = self.missing_close();
+                (left <= answer + cost(&missing)).then_some(Verdict::Close(missing))
+            }
+        }
+    }
+
+    /// Tokens a reply must spend on reasoning tags before its answer: the rest of the
+    /// close tag when the prompt opened the reasoning, none otherwise (it need not think).
+    pub fn cost_to_close(&self, cost: &dyn Fn(&str) -> usize) -> usize {
+        match &self.phase {
+            Phase::Start(_) => 0,
+            Phase::Thinking(_) => cost(&self.missing_close()),
+        }
+    }
+
     /// New reasoning bytes: did they close it, and with nothing but whitespace after?
     fn push(&mut self, bytes: &[u8]) -> Verdict {
         let missing = self.missing_close();

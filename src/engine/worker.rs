@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use super::prefix_cache::PrefixCache;
 use super::sequence::Sequence;
 use super::stats::EngineStats;
-use super::{compute_turn, Command, EngineConfig};
+use super::{compute_turn, Command, EngineConfig, Failure};
 use crate::model::{Model, ModelError, SeqBatch};
 use crate::text::Tokenizer;
 
@@ -27,6 +27,8 @@ pub(crate) fn run(
     // threads forever (a third model, or an embedder, would wait for it to unload). Each
     // forward pass enters the pool for its own duration.
     Worker::new(model, tokenizer, config, stats, rx).run_loop();
+    // The model and its caches are freed now: give the pages back.
+    crate::memory::release_free_memory();
 }
 
 struct Worker {
@@ -107,7 +109,7 @@ impl Worker {
         match problem {
             Some(message) => {
                 self.stats.waiting.fetch_sub(1, Relaxed);
-                seq.fail(message);
+                seq.fail(Failure::by_request(message));
             }
             None => self.waiting.push_back(seq),
         }
@@ -167,7 +169,7 @@ impl Worker {
 
     /// Ends a sequence with an error; its KV is dropped.
     fn abort(&mut self, seq: Sequence, message: &str) {
-        seq.fail(message.to_string());
+        seq.fail(Failure::internal(message));
         self.reserved -= seq.reservation();
     }
 

@@ -46,7 +46,8 @@ pub async fn collect(mut pieces: Pieces) -> Result<Collected, ApiError> {
                     logprobs: all,
                 });
             }
-            Piece::Error(e) => return Err(ApiError::Internal(e)),
+            Piece::Error(e) if e.by_request => return Err(ApiError::BadRequest(e.message)),
+            Piece::Error(e) => return Err(ApiError::Internal(e.message)),
         }
     }
     Err(ApiError::Internal(
@@ -63,7 +64,7 @@ where
 {
     ndjson_response(pieces.map(move |piece| {
         match piece {
-            Piece::Error(e) => serde_json::json!({ "error": e }),
+            Piece::Error(e) => serde_json::json!({ "error": e.message }),
             piece => serde_json::to_value(line(piece))
                 .unwrap_or_else(|e| serde_json::json!({ "error": e.to_string() })),
         }

@@ -158,14 +158,31 @@ pub async fn post(url: &str, body: serde_json::Value) -> reqwest::Response {
 /// `tests/fixtures/templates/<template>` (weights and tokenizer untouched), linked into
 /// `store` as `<name>.gguf`. Built once per cache.
 pub fn templated_model(base: &str, template: &str, store: &std::path::Path, name: &str) {
-    use candle_core::quantized::gguf_file;
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let source = std::fs::read_to_string(root.join("tests/fixtures/templates").join(template))
         .expect("read template fixture");
     let stem = template.trim_end_matches(".jinja");
+    gguf_variant(base, stem, store, name, move |meta| {
+        meta.insert(
+            "tokenizer.chat_template".into(),
+            candle_core::quantized::gguf_file::Value::String(source),
+        );
+    });
+}
+
+/// A copy of a cached test GGUF with its metadata changed by `edit` (weights untouched),
+/// cached as `<base>-<variant>.gguf` and linked into `store` as `<name>.gguf`.
+pub fn gguf_variant(
+    base: &str,
+    variant: &str,
+    store: &std::path::Path,
+    name: &str,
+    edit: impl FnOnce(&mut std::collections::HashMap<String, candle_core::quantized::gguf_file::Value>),
+) {
+    use candle_core::quantized::gguf_file;
     let target = model_dir()
         .join("variants")
-        .join(format!("{base}-{stem}.gguf"));
+        .join(format!("{base}-{variant}.gguf"));
     if !target.exists() {
         let mut file = std::fs::File::open(model_path(base)).expect("open gguf");
         let content = gguf_file::Content::read(&mut file).expect("read gguf");
@@ -180,10 +197,7 @@ pub fn templated_model(base: &str, template: &str, store: &std::path::Path, name
             })
             .collect();
         let mut meta = content.metadata.clone();
-        meta.insert(
-            "tokenizer.chat_template".into(),
-            gguf_file::Value::String(source),
-        );
+        edit(&mut meta);
         let meta_refs: Vec<(&str, &gguf_file::Value)> =
             meta.iter().map(|(k, v)| (k.as_str(), v)).collect();
         let tensor_refs: Vec<(&str, &candle_core::quantized::QTensor)> =

@@ -14,7 +14,7 @@ pub use models::{model, models};
 
 use crate::api::openai::{Sampling, Usage};
 use crate::api::Options;
-use crate::engine::GenerationMetrics;
+use crate::engine::{Failure, GenerationMetrics};
 use crate::server::openai::{reply_id, unix_now, OpenAiError};
 use crate::server::sse::SseItem;
 use crate::server::ApiError;
@@ -86,6 +86,10 @@ impl Head {
 }
 
 /// A failure midway: the last event of a stream (no `[DONE]` follows).
-fn error_event(message: String) -> SseItem {
-    SseItem::json(&OpenAiError(ApiError::Internal(message)).body())
+fn error_event(failure: Failure) -> SseItem {
+    let error = match failure.by_request {
+        true => ApiError::BadRequest(failure.message),
+        false => ApiError::Internal(failure.message),
+    };
+    SseItem::json(&OpenAiError(error).body())
 }
