@@ -2,10 +2,13 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `server` → `engine` → `model`; `api` and `text` are leaves.
+//! Dependencies point one way: `server` → `engine` → `model`; `api`, `text` and `store` are
+//! leaves (`tests/layering.rs` checks it on the source).
 //!
-//! - [`server`]: axum routes, the only code that knows HTTP.
-//! - [`engine`]: the model's own thread, scheduling, sampling, stop handling.
+//! - [`server`]: axum routes, the only code that knows HTTP; it talks to the engine through
+//!   [`engine::Engine`] and translates the wire, nothing more.
+//! - [`engine`]: the typed engine API and its implementation: prompts, grammars, tool calls
+//!   and reasoning, the model's own thread, scheduling, sampling, stop handling.
 //! - [`model`]: our decoder on candle tensors, weights from GGUF or HF safetensors.
 //! - [`convert`]: `rollama convert`, a GGUF decoder written out as an HF checkpoint.
 //! - [`store`]: the model store on disk (`NAME.gguf` → `NAME:latest`).

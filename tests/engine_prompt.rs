@@ -96,6 +96,10 @@ fn truncating_a_long_chat_renders_only_a_few_times() {
         .chat_tokens(&chat, &options(256), true, &never)
         .expect("truncated");
     assert!(prompt.tokens.len() < 256);
+    eprintln!(
+        "10,000 messages into 256 tokens: {} renders",
+        prompt.renders
+    );
     // Once whole, then galloping and bisecting over the few dozen messages that fit: the
     // conversation's length does not multiply the work.
     assert!(prompt.renders <= 16, "{} renders", prompt.renders);

@@ -1,12 +1,62 @@
 //! A generation's pieces as one reply (`stream: false`) or as NDJSON lines, for the
 //! native routes; `/v1` frames the same pieces as SSE (`routes/openai`).
 
+use axum::response::Response;
 use futures::StreamExt;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::json::ok_json;
 use super::ndjson::ndjson_response;
-use crate::engine::{Finished, Piece, Pieces, TokenLogprob, ToolCall};
+use super::{wire, AppState};
+use crate::api::KeepAlive;
+use crate::engine::{self, Finished, Piece, Pieces, TokenLogprob, ToolCall};
+
+/// How a native route writes a generation.
+pub trait Frame: Send + 'static {
+    type Chunk: Serialize;
+    /// The reply to a request with nothing to generate (`done_reason` `load` / `unload`).
+    fn idle(&self, done_reason: &str) -> Self::Chunk;
+    /// One NDJSON line.
+    fn line(&self, piece: Piece) -> Self::Chunk;
+    /// The whole reply.
+    fn whole(&self, all: Collected) -> Self::Chunk;
+}
+
+/// Runs `request` and answers it as `frame` writes it: streamed, whole, or (`idle`: the
+/// request has nothing to generate) loading or unloading the model.
+pub async fn native<F: Frame>(
+    state: &AppState,
+    request: engine::GenerateRequest,
+    frame: F,
+    streamed: bool,
+    idle: bool,
+) -> Result<Response, ApiError> {
+    if idle {
+        let reason = load_or_unload(state, &request.model, request.keep_alive).await?;
+        return Ok(ok_json(&frame.idle(reason)));
+    }
+    let pieces = state.engine.generate(request).await?;
+    match streamed {
+        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
+        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
+    }
+}
+
+/// Nothing to generate: load the model, or with `keep_alive: 0` unload it. Returns the
+/// reply's `done_reason`.
+async fn load_or_unload(
+    state: &AppState,
+    model: &str,
+    keep_alive: Option<KeepAlive>,
+) -> Result<&'static str, ApiError> {
+    if wire::unloads(keep_alive) {
+        state.engine.unload(model.to_string()).await?;
+        return Ok("unload");
+    }
+    state.engine.load(model.to_string(), keep_alive).await?;
+    Ok("load")
+}
 
 /// A whole generation.
 pub struct Collected {

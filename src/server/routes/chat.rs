@@ -3,12 +3,11 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::load_or_unload;
 use crate::api::{timestamp_now, ChatChunk, ChatRequest, Message};
 use crate::engine::{self, Input, Piece};
 use crate::server::error::ApiError;
-use crate::server::json::{ok_json, OllamaJson};
-use crate::server::reply::{collect, ndjson_pieces, Collected};
+use crate::server::json::OllamaJson;
+use crate::server::reply::{native, Collected, Frame};
 use crate::server::wire;
 use crate::server::AppState;
 
@@ -18,19 +17,12 @@ pub async fn chat(
 ) -> Result<Response, ApiError> {
     let (model, streamed) = (req.model.clone(), req.stream != Some(false));
     let request = generation(req)?;
-    let frame = Frame {
+    let frame = ChatFrame {
         model,
         logprobs: request.logprobs.is_some(),
     };
-    if matches!(&request.input, Input::Chat(messages) if messages.is_empty()) {
-        let reason = load_or_unload(&state, &request.model, request.keep_alive).await?;
-        return Ok(ok_json(&frame.chunk(String::new(), Some(reason))));
-    }
-    let pieces = state.engine.generate(request).await?;
-    match streamed {
-        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
-        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
-    }
+    let idle = matches!(&request.input, Input::Chat(messages) if messages.is_empty());
+    native(&state, request, frame, streamed, idle).await
 }
 
 /// What the request asks of the engine, every field checked as Ollama does.
@@ -58,12 +50,12 @@ fn generation(req: ChatRequest) -> Result<engine::GenerateRequest, ApiError> {
 }
 
 /// How this request's chunks look.
-struct Frame {
+struct ChatFrame {
     model: String,
     logprobs: bool,
 }
 
-impl Frame {
+impl ChatFrame {
     fn chunk(&self, content: String, done_reason: Option<&str>) -> ChatChunk {
         ChatChunk {
             model: self.model.clone(),
@@ -74,6 +66,14 @@ impl Frame {
             logprobs: None,
             metrics: None,
         }
+    }
+}
+
+impl Frame for ChatFrame {
+    type Chunk = ChatChunk;
+
+    fn idle(&self, done_reason: &str) -> ChatChunk {
+        self.chunk(String::new(), Some(done_reason))
     }
 
     fn line(&self, piece: Piece) -> ChatChunk {

@@ -3,12 +3,11 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::load_or_unload;
 use crate::api::{timestamp_now, GenerateChunk, GenerateRequest};
 use crate::engine::{self, Finished, Input, Piece, PromptInput};
 use crate::server::error::ApiError;
-use crate::server::json::{ok_json, OllamaJson};
-use crate::server::reply::{collect, ndjson_pieces, Collected};
+use crate::server::json::OllamaJson;
+use crate::server::reply::{native, Collected, Frame};
 use crate::server::wire;
 use crate::server::AppState;
 
@@ -18,22 +17,14 @@ pub async fn generate(
 ) -> Result<Response, ApiError> {
     let (model, raw, streamed) = (req.model.clone(), req.raw, req.stream != Some(false));
     let request = generation(req)?;
-    let frame = Frame {
+    let frame = GenerateFrame {
         model,
         raw,
         logprobs: request.logprobs.is_some(),
     };
-    if let Input::Prompt(p) = &request.input {
-        if p.prompt.is_empty() && p.suffix.is_empty() {
-            let reason = load_or_unload(&state, &request.model, request.keep_alive).await?;
-            return Ok(ok_json(&frame.chunk(String::new(), Some(reason))));
-        }
-    }
-    let pieces = state.engine.generate(request).await?;
-    match streamed {
-        true => Ok(ndjson_pieces(pieces, move |piece| frame.line(piece))),
-        false => Ok(ok_json(&frame.whole(collect(pieces).await?))),
-    }
+    let idle =
+        matches!(&request.input, Input::Prompt(p) if p.prompt.is_empty() && p.suffix.is_empty());
+    native(&state, request, frame, streamed, idle).await
 }
 
 /// What the request asks of the engine, every field checked as Ollama does.
@@ -77,14 +68,14 @@ fn refuse_raw_extras(req: &GenerateRequest) -> Result<(), ApiError> {
 }
 
 /// How this request's chunks look.
-struct Frame {
+struct GenerateFrame {
     model: String,
     /// Raw replies carry no `context`.
     raw: bool,
     logprobs: bool,
 }
 
-impl Frame {
+impl GenerateFrame {
     fn chunk(&self, response: String, done_reason: Option<&str>) -> GenerateChunk {
         GenerateChunk {
             model: self.model.clone(),
@@ -104,6 +95,14 @@ impl Frame {
         last.metrics = Some(wire::metrics(&finished.metrics));
         last.context = (!self.raw).then_some(finished.context);
         last
+    }
+}
+
+impl Frame for GenerateFrame {
+    type Chunk = GenerateChunk;
+
+    fn idle(&self, done_reason: &str) -> GenerateChunk {
+        self.chunk(String::new(), Some(done_reason))
     }
 
     fn line(&self, piece: Piece) -> GenerateChunk {

@@ -13,9 +13,7 @@ mod unsupported;
 use axum::routing::{any, get, post};
 use axum::Router;
 
-use super::error::ApiError;
-use super::{wire, AppState};
-use crate::api::KeepAlive;
+use super::AppState;
 
 pub fn router() -> Router<AppState> {
     let later = any(unsupported::not_implemented);
@@ -44,19 +42,4 @@ pub fn router() -> Router<AppState> {
         .route("/v1/{*rest}", any(unsupported::openai_not_implemented))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-}
-
-/// A native request with nothing to generate: load the model, or with `keep_alive: 0`
-/// unload it. Returns the reply's `done_reason`.
-async fn load_or_unload(
-    state: &AppState,
-    model: &str,
-    keep_alive: Option<KeepAlive>,
-) -> Result<&'static str, ApiError> {
-    if wire::unloads(keep_alive) {
-        state.engine.unload(model.to_string()).await?;
-        return Ok("unload");
-    }
-    state.engine.load(model.to_string(), keep_alive).await?;
-    Ok("load")
 }
