@@ -231,6 +231,43 @@ async fn a_ten_thousand_message_chat_is_cut_quickly_and_dropped_when_its_client_
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_model_that_fails_to_load_is_a_500_that_names_no_path() {
+    let store = temp_store(&["smollm2"]);
+    std::fs::write(store.join("broken.gguf"), b"GGUF but not really").expect("write");
+    let base = TestServer::default().spawn_store(store.clone()).await;
+    let r = post(
+        &format!("{base}/api/generate"),
+        json!({"model": "broken", "prompt": "hi"}),
+    )
+    .await;
+    let id = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("a request id")
+        .to_string();
+    let (status, v) = json_reply(r).await;
+    assert_eq!(status, 500);
+    let message = v["error"].as_str().expect("error");
+    assert_eq!(
+        message,
+        format!("failed to load model broken:latest: invalid model file (request {id})")
+    );
+    assert!(!message.contains(&*store.to_string_lossy()), "{message}");
+    // The store's other models are served all the same.
+    let (status, _) = json_reply(
+        post(
+            &format!("{base}/api/generate"),
+            json!({"model": "smollm2", "prompt": "hi", "stream": false,
+                "options": {"num_predict": 1}}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_ids_and_options_are_400s_with_short_bodies() {
     let base = TestServer::default()
         .spawn(&["smollm2", "all-minilm"])

@@ -27,8 +27,10 @@ use crate::text::{tok_env, Tokenizer};
 pub(super) static CHECKED: AtomicU64 = AtomicU64::new(0);
 pub(super) static MASKED: AtomicU64 = AtomicU64::new(0);
 
-/// Properties one object of a schema may list, and sub-schemas a schema may hold in all.
-pub const MAX_PROPERTIES: usize = 1_000;
+/// Properties one object of a schema may list (beyond 500 optional ones, llguidance's
+/// parser exceeds its 2,000 items per row at the object's first key), and sub-schemas a
+/// schema may hold in all.
+pub const MAX_PROPERTIES: usize = 500;
 pub const MAX_SCHEMA_NODES: usize = 20_000;
 /// Lark grammars (built by rollama for forced tool calls, from the tools' schemas).
 const MAX_LARK_BYTES: usize = 1 << 20;

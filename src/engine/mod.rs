@@ -181,6 +181,9 @@ pub struct EngineHandle {
     max_queue: usize,
 }
 
+/// Stack of a model's thread.
+const WORKER_STACK: usize = 32 << 20;
+
 /// Sequences running at once per model unless `OLLAMA_NUM_PARALLEL` says otherwise.
 /// Ollama's default is 1; batching makes more nearly free per step, so ours is 8.
 pub const DEFAULT_NUM_PARALLEL: usize = 8;
@@ -238,6 +241,9 @@ impl EngineHandle {
         let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()
             .name("engine".into())
+            // Grammar masks are computed here, and llguidance recurses over a schema's
+            // structure: room beyond the default 2 MiB (only what is touched is committed).
+            .stack_size(WORKER_STACK)
             .spawn(move || worker::run(model, tokenizer, config, worker_stats, rx))
             .map_err(|e| EngineError::Failed(format!("cannot start the engine thread: {e}")))?;
         Ok(Self {
