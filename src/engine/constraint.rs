@@ -17,7 +17,7 @@ use std::sync::Arc;
 use llguidance::Matcher;
 
 use super::closing::{completes, exit_path, ByteTokens};
-use super::grammar::{CHECKED, MASKED};
+use super::grammar::{short, CHECKED, MASKED};
 use super::json_tail::{JsonTail, MAX_NUMBER_DIGITS};
 use super::sampling::Sampler;
 use super::think_first::{ThinkFirst, Verdict};
@@ -248,11 +248,12 @@ impl Constraint {
         let old = std::mem::take(&mut exit.path);
         let mut tail = self.tail.clone();
         tail.push(tokenizer.piece(token, false).unwrap_or_default());
-        let path = match old.len() <= left && completes(&mut self.matcher, &old) {
-            true => Some(old.clone()),
-            false => exit_path(&mut self.matcher, &exit.bytes, tokenizer, &tail, left),
-        };
-        if let Some(path) = path {
+        if old.len() <= left && completes(&mut self.matcher, &old) {
+            exit.path = old;
+            self.wrote(token, tokenizer);
+            return Step::Token(token);
+        }
+        if let Some(path) = exit_path(&mut self.matcher, &exit.bytes, tokenizer, &tail, left) {
             exit.path = path;
             self.wrote(token, tokenizer);
             return Step::Token(token);
@@ -337,16 +338,6 @@ impl Constraint {
             }
         }
         Ok(any)
-    }
-}
-
-/// The first line of an llguidance error, shortened: what follows is for its developers.
-fn short(e: &dyn std::fmt::Display) -> String {
-    let text = e.to_string();
-    let line = text.lines().next().unwrap_or_default();
-    match line.chars().count() > 200 {
-        true => line.chars().take(200).chain(['…']).collect(),
-        false => line.to_string(),
     }
 }
 

@@ -39,7 +39,7 @@ const MAX_LARK_BYTES: usize = 1 << 20;
 const COMPILE_STACK: usize = 64 << 20;
 
 /// Longest error text passed on from llguidance (its messages can carry parser state).
-const MAX_REASON: usize = 300;
+const MAX_REASON: usize = 200;
 
 /// `(tokens sampled under a grammar, of which needed a full mask)` since start.
 pub fn grammar_counters() -> (u64, u64) {
@@ -296,14 +296,20 @@ fn ref_cycles(schema: &Value) -> Result<(), EngineError> {
 }
 
 fn invalid(grammar: &Grammar, reason: &str) -> String {
-    // The first line, shortened: llguidance may add detail meant for its developers.
-    let line = reason.lines().next().unwrap_or_default();
-    let reason: String = match line.chars().count() > MAX_REASON {
-        true => line.chars().take(MAX_REASON).chain(['…']).collect(),
-        false => line.to_string(),
-    };
+    let reason = short(&reason);
     match grammar {
         Grammar::Lark(_) => format!("invalid grammar: {reason}"),
         _ => format!("invalid JSON schema in format: {reason}"),
+    }
+}
+
+/// The first line of an llguidance error, shortened: what follows it (parser state, the
+/// grammar) is meant for its developers, not for a reply.
+pub(super) fn short(e: &dyn std::fmt::Display) -> String {
+    let text = e.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    match line.chars().count() > MAX_REASON {
+        true => line.chars().take(MAX_REASON).chain(['…']).collect(),
+        false => line.to_string(),
     }
 }
