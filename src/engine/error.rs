@@ -65,7 +65,12 @@ impl From<StoreError> for EngineError {
         match e {
             StoreError::InvalidName => Self::InvalidName,
             StoreError::NotFound(name) => Self::NotFound(format!("model '{name}' not found")),
-            e @ StoreError::Io(..) => Self::Store(e),
+            StoreError::DigestMismatch { expected, actual } => Self::BadRequest(format!(
+                "digest mismatch, expected \"{expected}\", got \"{actual}\""
+            )),
+            e @ (StoreError::Io(..) | StoreError::MissingBlob(_) | StoreError::Corrupt(_)) => {
+                Self::Store(e)
+            }
         }
     }
 }

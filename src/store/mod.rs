@@ -5,8 +5,14 @@
 //! Names are validated (see [`ModelName`]) and matched case-insensitively against the
 //! directory listing, so a request can only ever open what the listing itself returned.
 
+mod blobs;
+mod digest;
+pub mod manifest;
 mod name;
 
+pub use blobs::{Blobs, Written};
+pub use digest::Digest;
+pub use manifest::{Layer, Manifest, ModelConfig};
 pub use name::ModelName;
 
 use std::any::Any;
@@ -16,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use sha2::{Digest, Sha256};
+use sha2::{Digest as _, Sha256};
 
 /// A model found in the store.
 #[derive(Debug, Clone)]
@@ -57,6 +63,12 @@ pub enum StoreError {
     NotFound(String),
     #[error("model store {0}: {1}")]
     Io(PathBuf, std::io::Error),
+    #[error("blob {0} is missing from the store")]
+    MissingBlob(Digest),
+    #[error("digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch { expected: Digest, actual: Digest },
+    #[error("{0}")]
+    Corrupt(String),
 }
 
 /// A fact derived from a file (its digest, its GGUF details), with the (size, mtime) it
