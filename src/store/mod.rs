@@ -8,11 +8,13 @@
 mod blobs;
 mod digest;
 pub mod manifest;
+mod manifests;
 mod name;
 
 pub use blobs::{Blobs, Written};
 pub use digest::Digest;
 pub use manifest::{Layer, Manifest, ModelConfig};
+pub use manifests::{FoundManifest, Manifests};
 pub use name::ModelName;
 
 use std::any::Any;
@@ -95,6 +97,16 @@ impl ModelStore {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// `blobs/` of the Ollama layout under the store.
+    pub fn blobs(&self) -> Blobs {
+        Blobs::new(self.dir.join("blobs"))
+    }
+
+    /// `manifests/` of the Ollama layout under the store.
+    pub fn manifests(&self) -> Manifests {
+        Manifests::new(self.dir.join("manifests"))
     }
 
     /// Every `*.gguf` and checkpoint directory in the store, newest first. A missing

@@ -44,21 +44,48 @@ impl ModelName {
         })
     }
 
+    /// A name from the four path components under `manifests/`, each validated as the
+    /// part it stands for (what Ollama's `ParseNameFromFilepath` accepts).
+    pub fn from_parts(parts: &[String; 4]) -> Option<Self> {
+        let [host, namespace, model, tag] = parts;
+        let ok = valid_part(host, 350, |c| c == '.' || c == ':' || c == '-')
+            && valid_part(namespace, 80, |c| c == '-')
+            && valid_part(model, 80, |c| c == '.' || c == '-')
+            && valid_part(tag, 80, |c| c == '.' || c == '-');
+        ok.then(|| Self {
+            host: host.clone(),
+            namespace: namespace.clone(),
+            model: model.clone(),
+            tag: tag.clone(),
+        })
+    }
+
+    /// Ollama matches names case-insensitively, part by part.
+    pub fn eq_fold(&self, other: &Self) -> bool {
+        self.host.eq_ignore_ascii_case(&other.host)
+            && self.namespace.eq_ignore_ascii_case(&other.namespace)
+            && self.model.eq_ignore_ascii_case(&other.model)
+            && self.tag.eq_ignore_ascii_case(&other.tag)
+    }
+
     /// Whether this name lives in our flat local store (default host and namespace).
     pub fn is_local(&self) -> bool {
         self.host.eq_ignore_ascii_case(DEFAULT_HOST)
             && self.namespace.eq_ignore_ascii_case(DEFAULT_NAMESPACE)
     }
 
-    /// The short display form, tag always shown: `smollm2:latest`.
+    /// The short display form (Ollama's `DisplayShortest`), tag always shown:
+    /// `smollm2:latest`, `user/model:latest`, `example.com:5000/ns/model:v1`.
     pub fn display(&self) -> String {
-        if self.is_local() {
-            format!("{}:{}", self.model, self.tag)
-        } else {
+        if !self.host.eq_ignore_ascii_case(DEFAULT_HOST) {
             format!(
                 "{}/{}/{}:{}",
                 self.host, self.namespace, self.model, self.tag
             )
+        } else if !self.namespace.eq_ignore_ascii_case(DEFAULT_NAMESPACE) {
+            format!("{}/{}:{}", self.namespace, self.model, self.tag)
+        } else {
+            format!("{}:{}", self.model, self.tag)
         }
     }
 }
