@@ -37,7 +37,12 @@ fn golden_cases() -> Vec<(&'static str, Vec<GoMessage>)> {
         ("user-assistant-user", msgs(&[hello, fine, show])),
         (
             "system-user-assistant-user",
-            msgs(&[("system", "You are a helpful assistant."), hello, fine, show]),
+            msgs(&[
+                ("system", "You are a helpful assistant."),
+                hello,
+                fine,
+                show,
+            ]),
         ),
     ]
 }
@@ -98,7 +103,11 @@ fn shipped_templates_match_ollama_goldens() {
         }
     }
     eprintln!("goldens: {pass} of {total} pass");
-    assert!(failures.is_empty(), "{pass}/{total}\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{pass}/{total}\n{}",
+        failures.join("\n")
+    );
 }
 
 const MISTRAL_SYS: &str = "[INST] {{ if .System }}{{ .System }}\n\n{{ end }}";
@@ -194,7 +203,10 @@ fn date_functions() {
     };
     let today = chrono::Local::now().format("%Y-%m-%d").to_string();
     assert_eq!(
-        render("{{- range .Messages }}{{ .Content }}{{ end }} Today is {{ currentDate }}", &v),
+        render(
+            "{{- range .Messages }}{{ .Content }}{{ end }} Today is {{ currentDate }}",
+            &v
+        ),
         format!("Hello Today is {today}")
     );
     let y = render("{{- range .Messages }}{{ end }}{{ yesterdayDate }}", &v);
@@ -261,7 +273,10 @@ fn tools_print_and_range_like_ollama() {
         r#"[{"type":"function","function":{"name":"get_weather","description":"Get \u003cweather\u003e","parameters":{"type":"object","required":["location"],"properties":{"days":{"type":["integer","null"]},"location":{"type":"string","description":"City name"}}}}}]"#
     );
     assert_eq!(
-        render("{{ range .Messages }}{{ end }}{{ if .Tools }}yes{{ end }}", &GoValues::default()),
+        render(
+            "{{ range .Messages }}{{ end }}{{ if .Tools }}yes{{ end }}",
+            &GoValues::default()
+        ),
         ""
     );
 }

@@ -52,11 +52,19 @@ fn prop_type(v: Option<&Json>) -> Val {
 /// `api.ToolProperty`, with only the fields Ollama's struct keeps.
 fn tool_property(v: &Json) -> Val {
     let any_of = match v.get("anyOf").and_then(Json::as_array) {
-        Some(a) => Val::list(a.iter().map(tool_property).collect(), ListKind::Plain, false),
+        Some(a) => Val::list(
+            a.iter().map(tool_property).collect(),
+            ListKind::Plain,
+            false,
+        ),
         None => Val::list(Vec::new(), ListKind::Plain, true),
     };
     let enum_ = match v.get("enum").and_then(Json::as_array) {
-        Some(a) => Val::list(a.iter().map(from_json_any).collect(), ListKind::Plain, false),
+        Some(a) => Val::list(
+            a.iter().map(from_json_any).collect(),
+            ListKind::Plain,
+            false,
+        ),
         None => Val::list(Vec::new(), ListKind::Plain, true),
     };
     // `*ToolPropertiesMap`: ordered (insertion order), nil pointer when absent.
@@ -77,7 +85,12 @@ fn tool_property(v: &Json) -> Val {
             field("AnyOf", "anyOf", true, any_of),
             field("Type", "type", true, prop_type(v.get("type"))),
             field("Items", "items", true, json_any(v.get("items"))),
-            field("Description", "description", true, json_str(v.get("description"))),
+            field(
+                "Description",
+                "description",
+                true,
+                json_str(v.get("description")),
+            ),
             field("Enum", "enum", true, enum_),
             field("Properties", "properties", true, props),
             field("Required", "required", true, strings(v.get("required"))),
@@ -90,9 +103,14 @@ fn tool(t: &Json) -> Val {
     let func = t.get("function");
     let params = func.and_then(|f| f.get("parameters"));
     // `templateProperties`: a Go map (sorted), printing as JSON; nil when absent.
-    let properties = match params.and_then(|p| p.get("properties")).and_then(Json::as_object) {
+    let properties = match params
+        .and_then(|p| p.get("properties"))
+        .and_then(Json::as_object)
+    {
         Some(o) => Val::sorted_map(
-            o.iter().map(|(k, p)| (k.clone(), tool_property(p))).collect(),
+            o.iter()
+                .map(|(k, p)| (k.clone(), tool_property(p)))
+                .collect(),
             MapKind::JsonString,
         ),
         None => Val::Map(Rc::new(Map {
@@ -104,17 +122,42 @@ fn tool(t: &Json) -> Val {
     let parameters = Val::strct(
         StructKind::Other,
         vec![
-            field("Type", "type", false, json_str(params.and_then(|p| p.get("type")))),
-            field("Defs", "$defs", true, json_any(params.and_then(|p| p.get("$defs")))),
-            field("Items", "items", true, json_any(params.and_then(|p| p.get("items")))),
-            field("Required", "required", true, strings(params.and_then(|p| p.get("required")))),
+            field(
+                "Type",
+                "type",
+                false,
+                json_str(params.and_then(|p| p.get("type"))),
+            ),
+            field(
+                "Defs",
+                "$defs",
+                true,
+                json_any(params.and_then(|p| p.get("$defs"))),
+            ),
+            field(
+                "Items",
+                "items",
+                true,
+                json_any(params.and_then(|p| p.get("items"))),
+            ),
+            field(
+                "Required",
+                "required",
+                true,
+                strings(params.and_then(|p| p.get("required"))),
+            ),
             field("Properties", "properties", false, properties),
         ],
     );
     let function = Val::strct(
         StructKind::Other,
         vec![
-            field("Name", "name", false, json_str(func.and_then(|f| f.get("name")))),
+            field(
+                "Name",
+                "name",
+                false,
+                json_str(func.and_then(|f| f.get("name"))),
+            ),
             field(
                 "Description",
                 "description",
@@ -156,7 +199,9 @@ fn arguments(v: Option<&Json>) -> Val {
     };
     match obj {
         Some(o) => Val::sorted_map(
-            o.iter().map(|(k, v)| (k.clone(), from_json_any(v))).collect(),
+            o.iter()
+                .map(|(k, v)| (k.clone(), from_json_any(v)))
+                .collect(),
             MapKind::JsonString,
         ),
         None => Val::Map(Rc::new(Map {
@@ -178,7 +223,12 @@ fn tool_call(c: &Json) -> Val {
         StructKind::Other,
         vec![
             field("Index", "Index", false, Val::Int(index)),
-            field("Name", "Name", false, json_str(func.and_then(|f| f.get("name")))),
+            field(
+                "Name",
+                "Name",
+                false,
+                json_str(func.and_then(|f| f.get("name"))),
+            ),
             field(
                 "Arguments",
                 "Arguments",

@@ -1,8 +1,9 @@
 //! Executing a parsed template with Go's `text/template` semantics (`missingkey=zero` on
 //! Ollama's `map[string]any` data): variable scopes, pipelines, `if`/`with`/`range` with
 //! `break`/`continue`, `{{template}}` calls, short-circuit `and`/`or`, and printing.
-//! Output size, template-call depth and range iterations are bounded, so a hostile
-//! template ends in an error rather than a hang or an exhausted memory.
+//! Output size, nesting depth (blocks and template calls) and range iterations are bounded,
+//! so a hostile template ends in an error rather than a hang, a stack overflow or an
+//! exhausted memory.
 
 use std::collections::HashMap;
 
@@ -14,8 +15,10 @@ use super::values::Val;
 
 /// Most bytes one render may produce.
 pub(crate) const MAX_OUTPUT: usize = 8 << 20;
-/// Deepest `{{template}}` nesting (Go allows 100000; ours runs on ordinary thread stacks).
-const MAX_CALL_DEPTH: usize = 64;
+/// Deepest nesting of blocks and `{{template}}` calls together (Go allows 100000 calls; we
+/// recurse on ordinary thread stacks, so a recursive template full of nested ifs must stop
+/// well before a 2 MiB stack is spent).
+const MAX_DEPTH: usize = 200;
 /// Most `range` iterations (over all loops) in one render.
 const MAX_ITERATIONS: u64 = 1_000_000;
 
@@ -72,6 +75,23 @@ impl<'a> Exec<'a> {
     }
 
     fn walk(&mut self, n: &Node, dot: &Val) -> R<Flow> {
+        let nests = matches!(
+            n,
+            Node::If(_) | Node::With(_) | Node::Range(_) | Node::Template(_) | Node::List(_)
+        );
+        if !nests {
+            return self.walk_node(n, dot);
+        }
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("exceeded maximum template depth ({MAX_DEPTH})"));
+        }
+        self.depth += 1;
+        let r = self.walk_node(n, dot);
+        self.depth -= 1;
+        r
+    }
+
+    fn walk_node(&mut self, n: &Node, dot: &Val) -> R<Flow> {
         match n {
             Node::List(l) => self.walk_list(l, dot),
             Node::Text(t) => self.emit(&t.text).map(|_| Flow::Normal),
@@ -117,14 +137,9 @@ impl<'a> Exec<'a> {
                     Some(p) => self.pipe(p, dot)?,
                     None => Val::Nil,
                 };
-                if self.depth >= MAX_CALL_DEPTH {
-                    return Err(format!("exceeded maximum template depth ({MAX_CALL_DEPTH})"));
-                }
                 // A called template sees only `$` (its dot), as in Go.
                 let saved = std::mem::replace(&mut self.vars, vec![("$".into(), data.clone())]);
-                self.depth += 1;
                 let r = self.walk_list(body, &data);
-                self.depth -= 1;
                 self.vars = saved;
                 r.map(|_| Flow::Normal)
             }
@@ -257,7 +272,9 @@ impl<'a> Exec<'a> {
             // operand and return it; otherwise return the last.
             let total = args.len() + usize::from(last.is_some());
             if total == 0 {
-                return Err(format!("wrong number of args for {name}: want at least 1 got 0"));
+                return Err(format!(
+                    "wrong number of args for {name}: want at least 1 got 0"
+                ));
             }
             let want = name == "or";
             let mut v = Val::Nil;
@@ -316,9 +333,8 @@ fn chain(mut v: Val, idents: &[gotmpl::parse::SmolStr]) -> R<Val> {
                 .find(|(k, _)| k == name)
                 .map(|(_, x)| x.clone())
                 .unwrap_or(Val::Nil),
-            Val::Struct(s) => Val::struct_field(s, name).ok_or_else(|| {
-                format!("can't evaluate field {name} in type {}", v.type_name())
-            })?,
+            Val::Struct(s) => Val::struct_field(s, name)
+                .ok_or_else(|| format!("can't evaluate field {name} in type {}", v.type_name()))?,
             Val::Nil => return Err(format!("nil pointer evaluating interface {{}}.{name}")),
             other => {
                 return Err(format!(

@@ -79,9 +79,9 @@ pub(crate) fn call(name: &str, args: &[Val]) -> R {
         "currentDate" => Ok(Val::str(&date(0))),
         "yesterdayDate" => Ok(Val::str(&date(1))),
         "toTypeScriptType" => match args {
-            [Val::Struct(s)] if s.kind == StructKind::ToolProperty => Ok(Val::str(&ts_type(
-                &Val::Struct(s.clone()),
-            ))),
+            [Val::Struct(s)] if s.kind == StructKind::ToolProperty => {
+                Ok(Val::str(&ts_type(&Val::Struct(s.clone()))))
+            }
             [_] => Ok(Val::str("any")),
             _ => Err(arity(name, 1, args.len())),
         },
@@ -111,7 +111,10 @@ fn len(v: &Val) -> Result<usize, String> {
 fn int_arg(v: &Val) -> Result<i64, String> {
     match v {
         Val::Int(i) => Ok(*i),
-        other => Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => Err(format!(
+            "cannot index slice/array with type {}",
+            other.type_name()
+        )),
     }
 }
 
@@ -248,8 +251,7 @@ pub(crate) fn sprint_args(args: &[Val], ln: bool) -> String {
     let mut out = String::new();
     for (i, a) in args.iter().enumerate() {
         if i > 0 {
-            let both_non_str =
-                !matches!(a, Val::Str(_)) && !matches!(args[i - 1], Val::Str(_));
+            let both_non_str = !matches!(a, Val::Str(_)) && !matches!(args[i - 1], Val::Str(_));
             if ln || both_non_str {
                 out.push(' ');
             }

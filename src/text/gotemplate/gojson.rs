@@ -99,7 +99,10 @@ mod tests {
 
     #[test]
     fn escapes_like_go() {
-        assert_eq!(marshal(&Val::str("a<b>&\"\n")), r#""a\u003cb\u003e\u0026\"\n""#);
+        assert_eq!(
+            marshal(&Val::str("a<b>&\"\n")),
+            r#""a\u003cb\u003e\u0026\"\n""#
+        );
         assert_eq!(marshal(&Val::Float(3.0)), "3");
     }
 }

@@ -91,10 +91,10 @@ pub(crate) fn json_float(f: f64) -> String {
 
 /// `fmt.Sprint(v)` at the top level (an action's output, `print`, `%v`).
 pub(crate) fn sprint(v: &Val, out: &mut String) {
-    write_v(v, out, 0);
+    write_v(v, out);
 }
 
-fn write_v(v: &Val, out: &mut String, depth: usize) {
+fn write_v(v: &Val, out: &mut String) {
     match v {
         Val::Nil => out.push_str("<nil>"),
         Val::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -103,7 +103,7 @@ fn write_v(v: &Val, out: &mut String, depth: usize) {
         Val::Str(s) => out.push_str(s),
         Val::List(l) => match l.kind {
             ListKind::Tools => out.push_str(&gojson::marshal(v)),
-            ListKind::PropType if l.items.len() == 1 => write_v(&l.items[0], out, depth + 1),
+            ListKind::PropType if l.items.len() == 1 => write_v(&l.items[0], out),
             ListKind::PropType if l.items.is_empty() => {}
             _ => {
                 out.push('[');
@@ -111,7 +111,7 @@ fn write_v(v: &Val, out: &mut String, depth: usize) {
                     if i > 0 {
                         out.push(' ');
                     }
-                    write_v(item, out, depth + 1);
+                    write_v(item, out);
                 }
                 out.push(']');
             }
@@ -127,7 +127,7 @@ fn write_v(v: &Val, out: &mut String, depth: usize) {
                     }
                     out.push_str(k);
                     out.push(':');
-                    write_v(item, out, depth + 1);
+                    write_v(item, out);
                 }
                 out.push(']');
             }
@@ -146,7 +146,7 @@ fn write_v(v: &Val, out: &mut String, depth: usize) {
                 if i > 0 {
                     out.push(' ');
                 }
-                write_v(&f.val, out, depth + 1);
+                write_v(&f.val, out);
             }
             out.push('}');
         }

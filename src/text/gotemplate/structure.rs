@@ -31,9 +31,7 @@ pub(crate) fn check_blocks(src: &str) -> Result<(), String> {
                 _ => return Err("unexpected {{else}}".into()),
             },
             "end" => {
-                if stack.pop().is_none() {
-                    return Err("unexpected {{end}}".into());
-                }
+                stack.pop().ok_or("unexpected {{end}}")?;
             }
             _ => {}
         }

@@ -54,9 +54,15 @@ fn parse_err(src: &str) -> String {
 
 #[test]
 fn parse_errors_are_clear() {
-    assert!(parse_err("{{ .Prompt ").contains("unclosed"), "{}", parse_err("{{ .Prompt "));
-    assert!(parse_err(r#"{{define "x"}}{{template "x"}}{{end}}{{template "x"}}"#)
-        .contains("undefined template specified"));
+    assert!(
+        parse_err("{{ .Prompt ").contains("unclosed"),
+        "{}",
+        parse_err("{{ .Prompt ")
+    );
+    assert!(
+        parse_err(r#"{{define "x"}}{{template "x"}}{{end}}{{template "x"}}"#)
+            .contains("undefined template specified")
+    );
     assert!(parse_err("{{ nosuchfunc .Prompt }}").contains("not defined"));
     assert!(parse_err("{{ if .X }}").starts_with("template error"));
     assert!(parse_err("{{ end }}").starts_with("template error"));
@@ -73,10 +79,24 @@ fn runaway_templates_are_bounded() {
     let v = GoValues::default();
     let rec = r#"{{define "r"}}x{{template "r" .}}{{end}}{{template "r" .}}{{ .Messages }}"#;
     assert!(render(rec, &v).is_err());
+    // Deep nesting inside a recursive template: bounded by depth, not by the stack.
+    let nest = format!(
+        "{{{{define \"r\"}}}}{}{{{{template \"r\" .}}}}{}{{{{end}}}}{{{{template \"r\" .}}}}{{{{ .Messages }}}}",
+        "{{ if 1 }}".repeat(90),
+        "{{ end }}".repeat(90)
+    );
+    let e = render(&nest, &v)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("maximum template depth"), "{e}");
     let big = "{{ range 1000000000 }}{{ end }}{{ .Messages }}";
     assert!(render(big, &v).is_err());
     let wide = "{{ range 1000000 }}{{ printf \"%0100d\" 1 }}{{ end }}{{ .Messages }}";
-    let e = render(wide, &v).err().map(|e| e.to_string()).unwrap_or_default();
+    let e = render(wide, &v)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("output exceeds"), "{e}");
 }
 
@@ -91,10 +111,25 @@ fn go_semantics() {
         ..Default::default()
     };
     let r = |s: &str| render(s, &v).map_err(|e| e.to_string());
-    assert_eq!(r("{{ range .Messages }}{{ end }}{{ or .System \"dflt\" }}|{{ and 1 0 }}|{{ or 0 \"\" }}").as_deref(), Ok("dflt|0|"));
-    assert_eq!(r("{{ $x := 1 }}{{ range .Messages }}{{ $x = 2 }}{{ end }}{{ $x }}{{ .Prompt }}").as_deref(), Ok("2<no value>"));
+    assert_eq!(
+        r("{{ range .Messages }}{{ end }}{{ or .System \"dflt\" }}|{{ and 1 0 }}|{{ or 0 \"\" }}")
+            .as_deref(),
+        Ok("dflt|0|")
+    );
+    assert_eq!(
+        r("{{ $x := 1 }}{{ range .Messages }}{{ $x = 2 }}{{ end }}{{ $x }}{{ .Prompt }}")
+            .as_deref(),
+        Ok("2<no value>")
+    );
     assert_eq!(r("{{ range $i, $m := .Messages }}{{ $i }}{{ len (slice $.Messages $i) }}{{ eq $m.Role \"a\" \"user\" }}{{ end }}").as_deref(), Ok("01true"));
-    assert_eq!(r("{{ range .Messages }}{{ end }}{{ printf \"%q-%d-%5s|%v\" \"a\" 3 \"b\" 1.5 }}").as_deref(), Ok("\"a\"-3-    b|1.5"));
-    assert_eq!(r("{{ .Messages }}{{ json \"<&>\" }}").map(|s| s.ends_with(r#""\u003c\u0026\u003e""#)), Ok(true));
+    assert_eq!(
+        r("{{ range .Messages }}{{ end }}{{ printf \"%q-%d-%5s|%v\" \"a\" 3 \"b\" 1.5 }}")
+            .as_deref(),
+        Ok("\"a\"-3-    b|1.5")
+    );
+    assert_eq!(
+        r("{{ .Messages }}{{ json \"<&>\" }}").map(|s| s.ends_with(r#""\u003c\u0026\u003e""#)),
+        Ok(true)
+    );
     assert!(r("{{ .Messages }}{{ .Prompt.X }}").is_err());
 }

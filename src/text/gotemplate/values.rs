@@ -166,11 +166,15 @@ pub(crate) fn from_json_any(v: &serde_json::Value) -> Val {
         // Go's json.Unmarshal into `any` always yields float64.
         serde_json::Value::Number(n) => Val::Float(n.as_f64().unwrap_or(0.0)),
         serde_json::Value::String(s) => Val::str(s),
-        serde_json::Value::Array(a) => {
-            Val::list(a.iter().map(from_json_any).collect(), ListKind::Plain, false)
-        }
+        serde_json::Value::Array(a) => Val::list(
+            a.iter().map(from_json_any).collect(),
+            ListKind::Plain,
+            false,
+        ),
         serde_json::Value::Object(o) => Val::sorted_map(
-            o.iter().map(|(k, v)| (k.clone(), from_json_any(v))).collect(),
+            o.iter()
+                .map(|(k, v)| (k.clone(), from_json_any(v)))
+                .collect(),
             MapKind::Plain,
         ),
     }
