@@ -11,6 +11,8 @@
 //!   `pretokenize.rs`, special ids and the stop set in `special.rs`.
 //! - [`StreamDecoder`] (`stream.rs`): UTF-8-safe streaming deltas.
 //! - [`ChatTemplate`] (`template.rs`): HF-compatible Jinja rendering.
+//! - [`GoTemplate`] (`gotemplate/`): Ollama's Go `text/template` chat templates, rendered as
+//!   Ollama renders them.
 //! - [`tok_env`] (`trie.rs`): the tokenizer as llguidance's token trie, for grammars.
 //! - [`ToolCallParser`] / [`ToolSyntax`] (`tool_calls/`): a model's native tool-call syntax,
 //!   parsed from streamed text, and grammars that force a call.
@@ -18,6 +20,7 @@
 
 mod convert;
 mod error;
+pub mod gotemplate;
 mod hf_tokenizer;
 mod meta;
 mod pretokenize;
@@ -30,6 +33,7 @@ mod tool_calls;
 mod trie;
 
 pub use error::TextError;
+pub use gotemplate::{GoMessage, GoTemplate, GoValues};
 pub use hf_tokenizer::HfTokenizer;
 pub use meta::{value_as_f64, value_as_i64, value_as_u64, TokenType};
 pub use pretokenize::{pre_for_regexes, GPT2_REGEX};
