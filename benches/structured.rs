@@ -48,6 +48,7 @@ fn main() {
         Arc::clone(&tokenizer),
         file.get_str("tokenizer.chat_template"),
         "llama",
+        None,
     )
     .expect("template");
     let model = Model::load(&file, &Device::Cpu).expect("load");

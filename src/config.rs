@@ -38,9 +38,11 @@ pub struct ServeArgs {
     #[arg(long, env = "OLLAMA_HOST", default_value = "127.0.0.1:11434")]
     pub host: String,
 
-    /// The model store: `NAME.gguf` files here are served as `NAME:latest`.
-    #[arg(long, env = "OLLAMA_MODELS", default_value = "./models")]
-    pub models: PathBuf,
+    /// The model store, in Ollama's layout (`manifests/`, `blobs/`; default Ollama's own,
+    /// `~/.ollama/models`, so its models are served as they are). Loose `NAME.gguf` files
+    /// and Hugging Face checkpoint directories directly in it are served as `NAME:latest`.
+    #[arg(long, env = "OLLAMA_MODELS")]
+    pub models: Option<PathBuf>,
 
     /// How long a model stays loaded after its last request (`5m`, `1h`, `300`, `-1` = forever).
     #[arg(long, env = "OLLAMA_KEEP_ALIVE", default_value = "5m")]
@@ -108,6 +110,17 @@ impl ServeArgs {
                 .unwrap_or(num_parallel * self.context_length),
             prefix_cache_tokens: self.prefix_cache_tokens.unwrap_or(2 * self.context_length),
             ..EngineConfig::default()
+        }
+    }
+
+    /// `--models`, else Ollama's default store `$HOME/.ollama/models`.
+    pub fn models_dir(&self) -> PathBuf {
+        match &self.models {
+            Some(dir) => dir.clone(),
+            None => std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".ollama/models"),
         }
     }
 

@@ -35,7 +35,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let device = rollama::model::default_device()?;
     let engine = Service::new(
-        ModelStore::new(&args.models),
+        ModelStore::new(args.models_dir()),
         RegistryConfig {
             default_keep_alive: args.default_keep_alive(),
             max_loaded: args.max_loaded_models,
@@ -50,7 +50,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
-    tracing::info!(%addr, models = %args.models.display(), "rollama listening");
+    tracing::info!(%addr, models = %args.models_dir().display(), "rollama listening");
     let state = AppState {
         engine: Arc::new(engine),
         version: args.ollama_version,

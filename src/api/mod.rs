@@ -16,7 +16,7 @@ pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsRespon
 pub use generate::{GenerateChunk, GenerateRequest};
 pub use keep_alive::KeepAlive;
 pub use models::{
-    ModelDetails, PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse,
+    CopyRequest, CreateRequest, DeleteRequest, ProgressResponse, PullRequest, ModelDetails, PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse,
     VersionResponse,
 };
 pub use options::Options;

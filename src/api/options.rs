@@ -52,6 +52,24 @@ impl Options {
         }
     }
 
+    /// These options, with those they leave unset taken from `defaults` (a model's
+    /// parameters layer under a request's options, as Ollama merges them).
+    pub fn over(mut self, defaults: &Options) -> Self {
+        macro_rules! fill {
+            ($($field:ident),*) => {
+                $(if self.$field.is_none() {
+                    self.$field = defaults.$field.clone();
+                })*
+            };
+        }
+        fill!(
+            temperature, top_k, top_p, min_p, typical_p, repeat_penalty, repeat_last_n,
+            presence_penalty, frequency_penalty, seed, num_predict, num_ctx, num_keep, stop,
+            num_thread, num_batch, num_gpu, main_gpu, draft_num_predict, use_mmap
+        );
+        self
+    }
+
     /// Reads a request's `options` map the way Ollama does (see the module doc).
     pub fn from_map(map: &Map<String, Value>) -> Self {
         let mut o = Self::default();

@@ -10,7 +10,7 @@ use super::{grammar_counters, template_capabilities, EngineError, StatsSnapshot}
 use crate::api::ModelDetails;
 use crate::model::bert::EmbedderInfo;
 use crate::model::Checkpoint;
-use crate::store::{Format, ModelStore, StoredModel};
+use crate::store::{manifest, Format, ModelStore, StoredModel};
 use crate::text::{value_as_f64, value_as_i64, value_as_u64, TemplateChoice};
 
 /// A model of the store, cheaply: no file read beyond the listing.
@@ -43,8 +43,16 @@ pub struct ModelDescription {
     pub details: ModelDetails,
     /// GGUF metadata keys (synthesized as llama.cpp names them for other formats).
     pub model_info: Map<String, Value>,
-    /// The chat template's Jinja source (empty for embedders).
+    /// The template applied: the model's Go template layer, else its Jinja chat
+    /// template (empty for embedders).
     pub template: String,
+    /// The system prompt layer.
+    pub system: String,
+    /// Default parameters (the params layer).
+    pub parameters: Map<String, Value>,
+    pub license: Vec<String>,
+    /// Messages seeded before each chat.
+    pub messages: Vec<Value>,
     /// Ollama's names: `completion`, `tools`, `thinking`, `embedding`.
     pub capabilities: Vec<String>,
     /// Every tensor, when asked for (verbose).
@@ -107,17 +115,30 @@ pub fn entries(store: &ModelStore) -> Result<Vec<ModelEntry>, EngineError> {
     Ok(store.list()?.iter().map(entry).collect())
 }
 
+/// Every model whose details can be read; one that cannot is left out with a warning
+/// (a broken file must not hide the rest of the store).
 pub fn tags(store: &ModelStore) -> Result<Vec<ModelInfo>, EngineError> {
-    store.list()?.iter().map(|m| info(store, m)).collect()
+    let mut out = vec![];
+    for m in store.list()? {
+        match info(store, &m) {
+            Ok(info) => out.push(info),
+            Err(e) => tracing::warn!(model = %m.name, error = %e, "leaving a model out of the listing"),
+        }
+    }
+    Ok(out)
 }
 
 fn info(store: &ModelStore, m: &StoredModel) -> Result<ModelInfo, EngineError> {
+    let mut details = cached_details(store, m)?;
+    if let Some(layer) = m.manifest().and_then(|mf| mf.layer(manifest::MODEL)) {
+        details.parent_model = layer.from.clone();
+    }
     Ok(ModelInfo {
         name: m.name.clone(),
         modified: m.modified,
         size: m.size,
         digest: store.digest(m)?,
-        details: cached_details(store, m)?,
+        details,
     })
 }
 
@@ -131,9 +152,22 @@ pub fn describe(
         true => embedder(&stored)?,
         false => decoder(&stored, verbose)?,
     };
+    let layers = store.layers(&stored)?;
     description.name = stored.name.clone();
     description.location = stored.path.display().to_string();
     description.modified = stored.modified;
+    description.details.parent_model = layers.parent;
+    if let Some(template) = layers.template {
+        description.capabilities = template_capabilities(&template)
+            .into_iter()
+            .map(String::from)
+            .collect();
+        description.template = template;
+    }
+    description.system = layers.system.unwrap_or_default();
+    description.parameters = layers.params;
+    description.license = layers.license;
+    description.messages = layers.messages;
     Ok(description)
 }
 
@@ -219,6 +253,10 @@ fn blank() -> ModelDescription {
         details: ModelDetails::default(),
         model_info: Map::new(),
         template: String::new(),
+        system: String::new(),
+        parameters: Map::new(),
+        license: vec![],
+        messages: vec![],
         capabilities: vec![],
         tensors: None,
     }
@@ -275,7 +313,7 @@ fn embedder(stored: &StoredModel) -> Result<ModelDescription, EngineError> {
     })
 }
 
-fn details(file: &Checkpoint) -> ModelDetails {
+pub(crate) fn details(file: &Checkpoint) -> ModelDetails {
     let family = file.architecture().unwrap_or("unknown").to_string();
     ModelDetails {
         parent_model: String::new(),

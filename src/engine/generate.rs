@@ -17,7 +17,10 @@ use super::request::{Finished, GenerateRequest, GenerationMetrics, Input, Piece,
 use super::{
     Constraint, Done, EngineError, Event, Failure, GenerateJob, GenerateOptions, TokenLogprob,
 };
-use crate::text::Tokenizer;
+use crate::api::{Message, Options};
+use crate::store::Layers;
+use crate::text::{GoTemplate, Tokenizer};
+use serde_json::Value;
 
 /// Runs `req` on its model; errors before the first piece are returned, later ones are the
 /// stream's last piece.
@@ -26,23 +29,28 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
     let lease = registry.acquire(&req.model, req.keep_alive).await?;
     let decoder = Arc::clone(lease.model.decoder(req.input.capability(), &req.model)?);
     let stored_name = lease.model.stored.name.clone();
+    let layers = {
+        let (store, stored) = (registry.store().clone(), lease.stored.clone());
+        super::describe::blocking(move || Ok(store.layers(&stored)?)).await?
+    };
+    let mut req = req;
+    let own_template = apply_layers(&mut req, &layers)?;
     if let Input::Prompt(p) = &req.input {
-        if !p.suffix.is_empty() {
+        let inserts = match &own_template {
+            Some(t) => t.vars().iter().any(|v| v == "suffix"),
+            None => decoder.prompt.inserts(),
+        };
+        if !p.suffix.is_empty() && !inserts {
             return Err(EngineError::BadRequest(format!(
                 "registry.ollama.ai/library/{stored_name} does not support insert"
             )));
-        }
-        if p.template.as_deref().is_some_and(|t| !t.is_empty()) {
-            return Err(EngineError::Unsupported(
-                "the 'template' field (a Go template) is not supported by rollama; the model's own chat template is used".into(),
-            ));
         }
     }
     let default_num_ctx = registry.config().default_num_ctx;
     let options = GenerateOptions::resolve(&req.options, default_num_ctx, lease.model.max_num_ctx)?;
     let asks = Asks::resolve(&decoder.prompt, &stored_name, &req)?;
     let (shift, logprobs) = (req.shift, req.logprobs);
-    let prepared = prepare(&decoder, req, &asks, &options).await?;
+    let prepared = prepare(&decoder, req, &asks, &options, own_template, layers.messages).await?;
     let parser = asks.parser(&prepared.prompt.text);
     let submitted = decoder.engine.submit(GenerateJob {
         prompt: prepared.prompt.tokens,
@@ -78,6 +86,8 @@ async fn prepare(
     req: GenerateRequest,
     asks: &Asks,
     options: &GenerateOptions,
+    template: Option<GoTemplate>,
+    seeded: Vec<Value>,
 ) -> Result<Prepared, EngineError> {
     let cancel = CancelOnDrop::default();
     let flag = Arc::clone(&cancel.0);
@@ -106,6 +116,9 @@ async fn prepare(
                     raw: p.raw,
                     context: &p.context,
                     vars: &vars,
+                    suffix: &p.suffix,
+                    template: template.as_ref(),
+                    seeded: &seeded,
                 };
                 prompt.generate_tokens(&generate, &options, truncate)
             }
@@ -135,6 +148,49 @@ async fn prepare(
         .map_err(|e| EngineError::Failed(format!("preparing the prompt failed: {e}")))?;
     drop(cancel);
     prepared
+}
+
+/// What an Ollama model's layers add to a request, as Ollama applies them: its parameters
+/// under the request's options, its seeded messages before a chat's, its system prompt
+/// when the request brings none. Returns the request's own Go template (`template`), if
+/// it gave one.
+fn apply_layers(req: &mut GenerateRequest, layers: &Layers) -> Result<Option<GoTemplate>, EngineError> {
+    if !layers.params.is_empty() {
+        let defaults = Options::from_map(&layers.params);
+        if let Err(e) = defaults.check() {
+            tracing::warn!(model = %req.model, error = %e, "ignoring the model's parameters");
+        } else {
+            req.options = std::mem::take(&mut req.options).over(&defaults);
+        }
+    }
+    let system = layers.system.as_deref().filter(|s| !s.is_empty());
+    match &mut req.input {
+        Input::Chat(messages) => {
+            let first_is_system = messages.first().is_some_and(|m| m.role.eq_ignore_ascii_case("system"));
+            let mut all: Vec<Message> = layers
+                .messages
+                .iter()
+                .filter_map(|m| serde_json::from_value(m.clone()).ok())
+                .collect();
+            all.append(messages);
+            if let (Some(system), false) = (system, first_is_system) {
+                all.insert(0, Message { role: "system".into(), content: system.into(), ..Message::default() });
+            }
+            *messages = all;
+            Ok(None)
+        }
+        Input::Prompt(p) => {
+            if p.system.as_deref().is_none_or(str::is_empty) {
+                p.system = system.map(String::from);
+            }
+            match p.template.as_deref().filter(|t| !t.is_empty()) {
+                Some(t) => GoTemplate::parse(t)
+                    .map(Some)
+                    .map_err(|e| EngineError::BadRequest(format!("template error: {e}"))),
+                None => Ok(None),
+            }
+        }
+    }
 }
 
 /// A constrained reply must be able to end valid within its budget: refused up front when

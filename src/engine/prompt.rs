@@ -8,13 +8,14 @@ use serde_json::{json, Map, Value};
 
 use super::{EngineError, GenerateOptions};
 use crate::api::Message;
-use crate::text::{ChatTemplate, TemplateChoice, ThinkingSyntax, Tokenizer, ToolSyntax};
+use super::renderer::{go_chat, go_insert, Renderer};
+use crate::text::{ChatTemplate, GoTemplate, TemplateChoice, ThinkingSyntax, Tokenizer, ToolSyntax};
 
 /// The text side of a loaded model.
 pub struct PromptModel {
     pub tokenizer: Arc<Tokenizer>,
-    template: ChatTemplate,
-    /// The Jinja source, for `/api/show`.
+    renderer: Renderer,
+    /// The template's source (Jinja, or the Go template layer), for `/api/show`.
     pub template_source: String,
     /// How the template lets the model call tools (`None`: it cannot).
     pub tools: Option<ToolSyntax>,
@@ -23,9 +24,13 @@ pub struct PromptModel {
 }
 
 /// Ollama's capability names for a decoder with this chat template: `completion`, then
-/// `tools` and `thinking` when the template supports them.
+/// `tools` and `thinking` when the template supports them, `insert` when a Go template
+/// reads `.Suffix`.
 pub fn template_capabilities(template: &str) -> Vec<&'static str> {
     let mut caps = vec!["completion"];
+    if template.contains(".Suffix") && GoTemplate::parse(template).is_ok_and(|t| t.vars().iter().any(|v| v == "suffix")) {
+        caps.push("insert");
+    }
     if ToolSyntax::detect(template).is_some() {
         caps.push("tools");
     }
@@ -64,6 +69,12 @@ pub struct GeneratePrompt<'a> {
     pub context: &'a [u32],
     /// More template variables (see [`ChatPrompt::vars`]).
     pub vars: &'a Map<String, Value>,
+    /// Text after the insertion point (`.Suffix` of a Go template).
+    pub suffix: &'a str,
+    /// The request's own Go template, instead of the model's.
+    pub template: Option<&'a GoTemplate>,
+    /// The model's seeded messages, between the system prompt and the user's.
+    pub seeded: &'a [Value],
 }
 
 impl ChatPrompt {
@@ -78,22 +89,30 @@ impl ChatPrompt {
 impl PromptModel {
     /// The model's own chat template, else ours for its family, else plain prompt
     /// rendering ([`TemplateChoice`]): any GGUF loads.
+    /// A Go template (an Ollama model's template layer) is used instead when given.
     pub fn new(
         tokenizer: Arc<Tokenizer>,
         own_template: Option<&str>,
         architecture: &str,
+        go_template: Option<&str>,
     ) -> Result<Self, EngineError> {
-        let source = TemplateChoice::for_model(own_template, architecture)
-            .source()
-            .to_string();
-        let template = ChatTemplate::new(
-            &source,
-            tokenizer.bos_token().unwrap_or_default(),
-            tokenizer.eos_token().unwrap_or_default(),
-        )?;
+        let (renderer, source) = match go_template {
+            Some(go) => (Renderer::Go(GoTemplate::parse(go)?), go.to_string()),
+            None => {
+                let source = TemplateChoice::for_model(own_template, architecture)
+                    .source()
+                    .to_string();
+                let template = ChatTemplate::new(
+                    &source,
+                    tokenizer.bos_token().unwrap_or_default(),
+                    tokenizer.eos_token().unwrap_or_default(),
+                )?;
+                (Renderer::Jinja(template), source)
+            }
+        };
         Ok(Self {
             tokenizer,
-            template,
+            renderer,
             tools: ToolSyntax::detect(&source),
             thinking: ThinkingSyntax::detect(&source),
             template_source: source,
@@ -122,12 +141,7 @@ impl PromptModel {
                 return Err(EngineError::Failed("the request was cancelled".into()));
             }
             renders.set(renders.get() + 1);
-            let text = self.template.render_with(
-                &Value::Array(kept.to_vec()),
-                chat.tools.as_ref(),
-                true,
-                &chat.vars,
-            )?;
+            let text = self.renderer.chat(kept, chat.tools.as_ref(), &chat.vars)?;
             let tokens = self.encode_rendered(&text, true)?;
             Ok(Prompt {
                 tokens,
@@ -224,10 +238,17 @@ impl PromptModel {
             if let Some(system) = system.filter(|s| !s.is_empty()) {
                 messages.push(json!({"role": "system", "content": system}));
             }
+            // As Ollama: a continued exchange (`context`) already holds the seeded turns.
+            if context.is_empty() {
+                messages.extend(p.seeded.iter().cloned());
+            }
             messages.push(json!({"role": "user", "content": prompt}));
-            let rendered =
-                self.template
-                    .render_with(&Value::Array(messages), None, true, p.vars)?;
+            let rendered = match (p.template, p.suffix.is_empty()) {
+                (Some(go), true) => go_chat(go, &messages, None, p.vars)?,
+                (Some(go), false) => go_insert(go, prompt, p.suffix, p.vars)?,
+                (None, true) => self.renderer.chat(&messages, None, p.vars)?,
+                (None, false) => self.renderer.insert(prompt, p.suffix, p.vars)?,
+            };
             tokens.extend(self.encode_rendered(&rendered, context.is_empty())?);
             rendered
         };
@@ -242,6 +263,11 @@ impl PromptModel {
             text,
             renders: 1,
         })
+    }
+
+    /// Whether `/api/generate` may carry a `suffix` (the template reads `.Suffix`).
+    pub fn inserts(&self) -> bool {
+        self.renderer.inserts()
     }
 
     /// Templates often write the BOS text themselves; never add a second one.

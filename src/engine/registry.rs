@@ -148,6 +148,8 @@ pub struct Registry {
 /// A request's hold on a loaded model. Dropping it starts the keep-alive countdown.
 pub struct Lease {
     pub model: Arc<LoadedModel>,
+    /// The model as the store has it now (its layers may be newer than the loaded copy's).
+    pub stored: StoredModel,
     /// Time from the acquire call to a ready model (Ollama's `load_duration`).
     pub load_duration: Duration,
     registry: Registry,
@@ -191,17 +193,26 @@ impl Registry {
             Some(KeepAlive::For(d)) => Some(d),
             Some(KeepAlive::Forever) => None,
         };
-        if let Some(lease) = self.try_lease(&stored.name, keep_alive, started) {
+        if let Some(lease) = self.try_lease(&stored, keep_alive, started) {
             return Ok(lease);
         }
         let _loading = self.load_lock.lock().await;
-        if let Some(lease) = self.try_lease(&stored.name, keep_alive, started) {
+        if let Some(lease) = self.try_lease(&stored, keep_alive, started) {
             return Ok(lease);
         }
         self.evict_for_one_more();
         let config = self.config.clone();
         let to_load = stored.clone();
-        let model = tokio::task::spawn_blocking(move || load(to_load, &config))
+        let store = self.store.clone();
+        let model = tokio::task::spawn_blocking(move || {
+            let layers = store.layers(&to_load)?;
+            if let Some(what) = layers.unsupported.first() {
+                return Err(EngineError::BadRequest(format!(
+                    "the model uses {what}, which rollama does not support"
+                )));
+            }
+            load(to_load, layers.template.as_deref(), &config)
+        })
             .await
             .unwrap_or_else(|e| Err(EngineError::Failed(format!("the loader stopped: {e}"))))
             .map_err(|cause| EngineError::Load {
@@ -219,19 +230,27 @@ impl Registry {
                 generation: 0,
             },
         );
-        self.try_lease(&stored.name, keep_alive, started)
+        self.try_lease(&stored, keep_alive, started)
             .ok_or(EngineError::WorkerDied)
     }
 
     fn try_lease(
         &self,
-        name: &str,
+        stored: &StoredModel,
         keep_alive: Option<Duration>,
         started: Instant,
     ) -> Option<Lease> {
+        let name = stored.name.as_str();
         let mut state = self.state();
         if state.loaded.get(name).is_some_and(|e| !e.model.is_alive()) {
             tracing::warn!(model = %name, "the model's thread died; loading it again");
+            state.loaded.remove(name);
+            return None;
+        }
+        // Created, copied or pulled anew under the same name since it loaded: requests
+        // already running keep the old copy; new ones get the new one.
+        if state.loaded.get(name).is_some_and(|e| e.model.stored.origin != stored.origin || e.model.stored.path != stored.path) {
+            tracing::info!(model = %name, "the stored model changed; loading it again");
             state.loaded.remove(name);
             return None;
         }
@@ -242,6 +261,7 @@ impl Registry {
         entry.expires_at = None;
         Some(Lease {
             model: Arc::clone(&entry.model),
+            stored: stored.clone(),
             load_duration: started.elapsed(),
             registry: self.clone(),
             name: name.to_string(),
@@ -373,10 +393,15 @@ impl Drop for Lease {
 }
 
 /// Loads what the store holds under the name and starts its thread.
-fn load(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
+/// `go_template`: the model's template layer, used instead of the weights' own.
+fn load(
+    stored: StoredModel,
+    go_template: Option<&str>,
+    config: &RegistryConfig,
+) -> Result<LoadedModel, EngineError> {
     match is_embedder(&stored) {
         true => load_embedder(stored, config),
-        false => load_decoder(stored, config),
+        false => load_decoder(stored, go_template, config),
     }
 }
 
@@ -397,7 +422,11 @@ fn load_embedder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedM
 
 /// Reads the GGUF file or Hugging Face directory, builds model, tokenizer and template,
 /// and starts the engine thread.
-fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedModel, EngineError> {
+fn load_decoder(
+    stored: StoredModel,
+    go_template: Option<&str>,
+    config: &RegistryConfig,
+) -> Result<LoadedModel, EngineError> {
     let file = Checkpoint::open(&stored.path)?;
     let architecture = file.architecture()?.to_string();
     let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata())?);
@@ -405,6 +434,7 @@ fn load_decoder(stored: StoredModel, config: &RegistryConfig) -> Result<LoadedMo
         Arc::clone(&tokenizer),
         file.get_str("tokenizer.chat_template"),
         &architecture,
+        go_template,
     )?;
     let model = Model::load_with(&file, &config.device, &config.load)?;
     let context_length = model.config().context_length;

@@ -11,6 +11,7 @@ use super::describe::{self, Counters, ModelDescription, ModelEntry, ModelInfo, R
 use super::generate::generate;
 use super::registry::{Registry, RegistryConfig};
 use super::request::{EmbedRequest, Embeddings, GenerateRequest, Pieces};
+use super::manage::{self, ByteStream, CreateRequest, ProgressStream};
 use super::{embed, EngineError};
 use crate::api::KeepAlive;
 use crate::store::ModelStore;
@@ -54,6 +55,46 @@ pub trait Engine: Send + Sync {
 
     /// Live counters of every loaded model and of the grammar engine (`/metrics`).
     fn counters(&self) -> Counters;
+
+    /// Creates a model (`/api/create`). Refusals before any work are `Err`; the stream
+    /// reports the steps and ends with the error that stopped it, if one did.
+    fn create(&self, request: CreateRequest) -> BoxFuture<'_, Result<ProgressStream, EngineError>> {
+        let _ = request;
+        unsupported("creating models")
+    }
+
+    /// Downloads a model (`/api/pull`) from a registry or the Hugging Face hub.
+    fn pull(&self, model: String, insecure: bool) -> BoxFuture<'_, Result<ProgressStream, EngineError>> {
+        let _ = (model, insecure);
+        unsupported("pulling models")
+    }
+
+    fn copy(&self, source: String, destination: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        let _ = (source, destination);
+        unsupported("copying models")
+    }
+
+    fn delete(&self, model: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        let _ = model;
+        unsupported("deleting models")
+    }
+
+    /// Whether the store holds a blob (`HEAD /api/blobs/:digest`).
+    fn has_blob(&self, digest: String) -> BoxFuture<'_, Result<bool, EngineError>> {
+        let _ = digest;
+        unsupported("blobs")
+    }
+
+    /// Stores an uploaded blob; `true` when it is new.
+    fn put_blob(&self, digest: String, body: ByteStream) -> BoxFuture<'_, Result<bool, EngineError>> {
+        let _ = (digest, body);
+        unsupported("blobs")
+    }
+}
+
+fn unsupported<T: Send + 'static>(what: &str) -> BoxFuture<'static, Result<T, EngineError>> {
+    let e = EngineError::Unsupported(format!("{what} is not supported by this engine"));
+    async move { Err(e) }.boxed()
 }
 
 /// The engine over a model store.
@@ -130,5 +171,28 @@ impl Engine for Service {
 
     fn counters(&self) -> Counters {
         describe::counters(&self.registry)
+    }
+
+    fn create(&self, request: CreateRequest) -> BoxFuture<'_, Result<ProgressStream, EngineError>> {
+        async move { manage::create(&self.registry, request) }.boxed()
+    }
+
+    fn copy(&self, source: String, destination: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        let registry = self.registry.clone();
+        describe::blocking(move || manage::copy(&registry, &source, &destination)).boxed()
+    }
+
+    fn delete(&self, model: String) -> BoxFuture<'_, Result<(), EngineError>> {
+        let registry = self.registry.clone();
+        describe::blocking(move || manage::delete(&registry, &model)).boxed()
+    }
+
+    fn has_blob(&self, digest: String) -> BoxFuture<'_, Result<bool, EngineError>> {
+        let store = self.registry.store().clone();
+        describe::blocking(move || manage::has_blob(&store, &digest)).boxed()
+    }
+
+    fn put_blob(&self, digest: String, body: ByteStream) -> BoxFuture<'_, Result<bool, EngineError>> {
+        async move { manage::put_blob(self.registry.store(), &digest, body).await }.boxed()
     }
 }

@@ -3,6 +3,7 @@
 
 mod error;
 mod json;
+mod modelfile;
 mod ndjson;
 mod openai;
 mod reply;

@@ -1,18 +1,25 @@
-//! The model store on disk: the only code that knows the `models/` layout.
+//! The model store on disk (`OLLAMA_MODELS`): the only code that knows its layout.
 //!
-//! A file `NAME.gguf` directly in the store directory is served as `NAME:latest`, and so is
-//! a directory `NAME/` holding a Hugging Face checkpoint (`config.json` and `*.safetensors`).
-//! Names are validated (see [`ModelName`]) and matched case-insensitively against the
-//! directory listing, so a request can only ever open what the listing itself returned.
+//! Ollama's layout first: `manifests/<host>/<namespace>/<model>/<tag>` naming blobs in
+//! `blobs/sha256-<hex>`, so a store written by Ollama is served as it is and what rollama
+//! writes Ollama reads back. Beside it, loose models (see [`loose`]): a file `NAME.gguf`
+//! directly in the store directory, or a Hugging Face checkpoint directory `NAME/`, served
+//! as `NAME:latest` (a manifest of the same name wins). Names are validated (see
+//! [`ModelName`]) and matched case-insensitively against the listing, so a request can only
+//! ever open what the listing itself returned.
 
 mod blobs;
+mod checkpoints;
 mod digest;
+mod layers;
+mod loose;
 pub mod manifest;
 mod manifests;
 mod name;
 
 pub use blobs::{Blobs, Written};
 pub use digest::Digest;
+pub use layers::Layers;
 pub use manifest::{Layer, Manifest, ModelConfig};
 pub use manifests::{FoundManifest, Manifests};
 pub use name::ModelName;
@@ -36,8 +43,40 @@ pub struct StoredModel {
     pub format: Format,
     /// Bytes of the file, or of every file in the directory.
     pub size: u64,
-    /// The file's mtime, or the newest of the directory's files.
+    /// The file's mtime, or the newest of the directory's files; a manifest's mtime.
     pub modified: SystemTime,
+    pub origin: Origin,
+}
+
+/// Where a stored model comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Origin {
+    /// A loose `NAME.gguf` or checkpoint directory.
+    Loose,
+    /// A manifest of the Ollama layout.
+    Manifest {
+        name: ModelName,
+        manifest: Manifest,
+        /// Sha256 of the manifest's bytes.
+        digest: Digest,
+    },
+}
+
+impl StoredModel {
+    /// The parsed name (the stored spelling).
+    pub fn model_name(&self) -> ModelName {
+        match &self.origin {
+            Origin::Manifest { name, .. } => name.clone(),
+            Origin::Loose => ModelName::parse(&self.name).unwrap_or_else(|| ModelName::local(&self.name)),
+        }
+    }
+
+    pub fn manifest(&self) -> Option<&Manifest> {
+        match &self.origin {
+            Origin::Manifest { manifest, .. } => Some(manifest),
+            Origin::Loose => None,
+        }
+    }
 }
 
 /// How a stored model is laid out (`details.format`).
@@ -109,9 +148,64 @@ impl ModelStore {
         Manifests::new(self.dir.join("manifests"))
     }
 
-    /// Every `*.gguf` and checkpoint directory in the store, newest first. A missing
-    /// directory is an empty store.
+    /// Every model of the store, newest first: the Ollama layout's, then loose files and
+    /// directories whose names no manifest has. A missing directory is an empty store.
     pub fn list(&self) -> Result<Vec<StoredModel>, StoreError> {
+        let mut models = self.ollama_models();
+        for m in self.loose_models()? {
+            if !models.iter().any(|o| o.name.eq_ignore_ascii_case(&m.name)) {
+                models.push(m);
+            }
+        }
+        models.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
+        Ok(models)
+    }
+
+    /// Models of the Ollama layout whose weights are in `blobs/`. A manifest whose weights
+    /// are missing, or that names no weights, is skipped with a warning.
+    fn ollama_models(&self) -> Vec<StoredModel> {
+        let blobs = self.blobs();
+        let mut out = vec![];
+        for found in self.manifests().list() {
+            let shown = found.name.display();
+            match self.weights(&found.manifest, &found.digest, &blobs) {
+                Ok((path, format)) => out.push(StoredModel {
+                    name: shown.clone(),
+                    path,
+                    format,
+                    size: found.manifest.size(),
+                    modified: found.modified,
+                    origin: Origin::Manifest {
+                        name: found.name,
+                        manifest: found.manifest,
+                        digest: found.digest,
+                    },
+                }),
+                Err(e) => tracing::warn!(model = %shown, error = %e, "skipping a model"),
+            }
+        }
+        out
+    }
+
+    /// The GGUF blob, or the checkpoint directory assembled from the layers' files.
+    fn weights(
+        &self,
+        manifest: &Manifest,
+        digest: &Digest,
+        blobs: &Blobs,
+    ) -> Result<(PathBuf, Format), StoreError> {
+        if let Some(layer) = manifest.layer(manifest::MODEL) {
+            let (path, _) = blobs
+                .find(&layer.digest)
+                .ok_or_else(|| StoreError::MissingBlob(layer.digest.clone()))?;
+            return Ok((path, Format::Gguf));
+        }
+        let dir = checkpoints::assemble(&self.dir.join(checkpoints::DIR), manifest, digest, blobs)?;
+        Ok((dir, Format::Safetensors))
+    }
+
+    /// `*.gguf` files and checkpoint directories directly in the store directory.
+    fn loose_models(&self) -> Result<Vec<StoredModel>, StoreError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
@@ -125,8 +219,8 @@ impl ModelStore {
                 continue;
             };
             let found = match meta.is_dir() {
-                true => checkpoint(&path),
-                false => gguf(&path, &meta),
+                true => loose::checkpoint(&path),
+                false => loose::gguf(&path, &meta),
             };
             let Some((stem, format, size, modified)) = found else {
                 continue;
@@ -140,35 +234,87 @@ impl ModelStore {
                 format,
                 size,
                 modified,
+                origin: Origin::Loose,
             });
         }
-        models.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
         Ok(models)
     }
 
-    /// Finds the file for a requested name. `NotFound` carries the name as sent.
+    /// Finds the model for a requested name, case-insensitively. `NotFound` carries the
+    /// name as sent.
     pub fn resolve(&self, raw: &str) -> Result<StoredModel, StoreError> {
         let name = ModelName::parse(raw).ok_or(StoreError::InvalidName)?;
-        let not_found = || StoreError::NotFound(raw.to_string());
-        if !name.is_local() || !name.tag.eq_ignore_ascii_case("latest") {
-            return Err(not_found());
-        }
-        let wanted = format!("{}:latest", name.model);
+        let wanted = name.display();
         self.list()?
             .into_iter()
-            .find(|m| m.name.eq_ignore_ascii_case(&wanted))
-            .ok_or_else(not_found)
+            .find(|m| m.model_name().eq_fold(&name) || m.name.eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| StoreError::NotFound(raw.to_string()))
+    }
+
+    /// The layers applied to the model's requests (empty for a loose model).
+    pub fn layers(&self, model: &StoredModel) -> Result<Layers, StoreError> {
+        match &model.origin {
+            Origin::Loose => Ok(Layers::default()),
+            Origin::Manifest { manifest, .. } => Layers::read(manifest, &self.blobs()),
+        }
+    }
+
+    /// Puts a loose model's file into `blobs/` (a hard link when the store's filesystem
+    /// allows, else a verified copy), for a manifest to reference.
+    pub fn import_file(&self, model: &StoredModel) -> Result<Written, StoreError> {
+        let digest = Digest::from_hex(&self.digest(model)?)
+            .ok_or_else(|| StoreError::Corrupt("bad digest".into()))?;
+        let blobs = self.blobs();
+        if let Some((_, size)) = blobs.find(&digest) {
+            return Ok(Written { digest, size, created: false });
+        }
+        std::fs::create_dir_all(blobs.dir()).map_err(|e| StoreError::Io(blobs.dir().to_path_buf(), e))?;
+        // The loose file may be a symlink (the fetch script links its cache): link its target.
+        let source = std::fs::canonicalize(&model.path).map_err(|e| StoreError::Io(model.path.clone(), e))?;
+        if std::fs::hard_link(&source, blobs.path(&digest)).is_ok() {
+            return Ok(Written { digest, size: model.size, created: true });
+        }
+        let file = std::fs::File::open(&source).map_err(|e| StoreError::Io(source.clone(), e))?;
+        blobs.write(file, Some(&digest))
+    }
+
+    /// Every blob some manifest references.
+    pub fn referenced(&self) -> std::collections::HashSet<Digest> {
+        self.manifests()
+            .list()
+            .iter()
+            .flat_map(|f| f.manifest.digests().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    /// Deletes those of `candidates` no manifest references any more (Ollama's "removing
+    /// unused layers"); how many went.
+    pub fn remove_unreferenced(&self, candidates: impl IntoIterator<Item = Digest>) -> Result<usize, StoreError> {
+        let referenced = self.referenced();
+        let blobs = self.blobs();
+        let mut removed = 0;
+        for digest in candidates {
+            if !referenced.contains(&digest) && blobs.exists(&digest) {
+                blobs.remove(&digest)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Hex sha256 of the model (64 chars, no prefix), cached while it is unchanged: of the
     /// file, or for a directory of each file's relative path and bytes in name order.
+    /// A manifest's model: the sha256 of the manifest (as Ollama reports it).
     pub fn digest(&self, model: &StoredModel) -> Result<String, StoreError> {
+        if let Origin::Manifest { digest, .. } = &model.origin {
+            return Ok(digest.hex().to_string());
+        }
         self.memo(model, "sha256", || {
             let mut hasher = Sha256::new();
             match model.format {
                 Format::Gguf => hash_file(&model.path, &mut hasher)?,
                 Format::Safetensors => {
-                    for (rel, path) in files(&model.path) {
+                    for (rel, path) in loose::files(&model.path) {
                         hasher.update(rel.as_bytes());
                         hash_file(&path, &mut hasher)?;
                     }
@@ -210,68 +356,6 @@ impl ModelStore {
         }
         Ok(value)
     }
-}
-
-/// Name stem, format, size and mtime of an entry of the store.
-type Found = (String, Format, u64, SystemTime);
-
-fn gguf(path: &Path, meta: &std::fs::Metadata) -> Option<Found> {
-    if path.extension()? != "gguf" {
-        return None;
-    }
-    let stem = path.file_stem()?.to_str()?.to_string();
-    let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    Some((stem, Format::Gguf, meta.len(), modified))
-}
-
-/// A directory with `config.json` and at least one `*.safetensors`.
-fn checkpoint(dir: &Path) -> Option<Found> {
-    let stem = dir.file_name()?.to_str()?.to_string();
-    let files = files(dir);
-    let has = |pred: &dyn Fn(&str) -> bool| files.iter().any(|(rel, _)| pred(rel));
-    if !has(&|r| r == "config.json") || !has(&|r| !r.contains('/') && r.ends_with(".safetensors")) {
-        return None;
-    }
-    let (mut size, mut modified) = (0, SystemTime::UNIX_EPOCH);
-    for (_, path) in &files {
-        if let Ok(meta) = std::fs::metadata(path) {
-            size += meta.len();
-            modified = modified.max(meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-        }
-    }
-    Some((stem, Format::Safetensors, size, modified))
-}
-
-/// Regular files of a checkpoint directory and its direct subdirectories (such as
-/// sentence-transformers' `1_Pooling/`), by relative path, sorted; hidden ones skipped.
-fn files(dir: &Path) -> Vec<(String, PathBuf)> {
-    let mut out = vec![];
-    for (prefix, sub) in list_into(dir, "", &mut out) {
-        list_into(&sub, &prefix, &mut out);
-    }
-    out.sort();
-    out
-}
-
-/// Pushes the files of `dir` (as `prefix` + name) and returns its subdirectories.
-fn list_into(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Vec<(String, PathBuf)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return vec![];
-    };
-    let mut dirs = vec![];
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let path = entry.path();
-        match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => out.push((format!("{prefix}{name}"), path)),
-            Ok(m) if m.is_dir() => dirs.push((format!("{prefix}{name}/"), path)),
-            _ => {}
-        }
-    }
-    dirs
 }
 
 fn hash_file(path: &Path, hasher: &mut Sha256) -> Result<(), StoreError> {

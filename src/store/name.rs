@@ -44,6 +44,16 @@ impl ModelName {
         })
     }
 
+    /// `model:latest` in the default namespace (a loose file's stem, already valid).
+    pub fn local(model: &str) -> Self {
+        Self {
+            host: DEFAULT_HOST.into(),
+            namespace: DEFAULT_NAMESPACE.into(),
+            model: model.split(':').next().unwrap_or(model).into(),
+            tag: DEFAULT_TAG.into(),
+        }
+    }
+
     /// A name from the four path components under `manifests/`, each validated as the
     /// part it stands for (what Ollama's `ParseNameFromFilepath` accepts).
     pub fn from_parts(parts: &[String; 4]) -> Option<Self> {
@@ -66,12 +76,6 @@ impl ModelName {
             && self.namespace.eq_ignore_ascii_case(&other.namespace)
             && self.model.eq_ignore_ascii_case(&other.model)
             && self.tag.eq_ignore_ascii_case(&other.tag)
-    }
-
-    /// Whether this name lives in our flat local store (default host and namespace).
-    pub fn is_local(&self) -> bool {
-        self.host.eq_ignore_ascii_case(DEFAULT_HOST)
-            && self.namespace.eq_ignore_ascii_case(DEFAULT_NAMESPACE)
     }
 
     /// The short display form (Ollama's `DisplayShortest`), tag always shown:

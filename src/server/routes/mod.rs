@@ -4,19 +4,19 @@
 mod chat;
 mod embed;
 mod generate;
+mod manage;
 mod meta;
 mod metrics;
 mod models;
 mod openai;
 mod unsupported;
 
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, head, post};
 use axum::Router;
 
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
-    let later = any(unsupported::not_implemented);
     Router::new()
         .route("/", get(meta::root))
         .route("/api/version", get(meta::version))
@@ -28,12 +28,15 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics::metrics))
         .route("/api/embed", post(embed::embed))
         .route("/api/embeddings", post(embed::embeddings))
-        .route("/api/pull", later.clone())
-        .route("/api/push", later.clone())
-        .route("/api/create", later.clone())
-        .route("/api/copy", later.clone())
-        .route("/api/delete", later.clone())
-        .route("/api/blobs/{digest}", later.clone())
+        .route("/api/pull", post(manage::pull))
+        .route("/api/push", post(manage::push))
+        .route("/api/create", post(manage::create))
+        .route("/api/copy", post(manage::copy))
+        .route("/api/delete", delete(manage::delete))
+        .route(
+            "/api/blobs/{digest}",
+            head(manage::head_blob).post(manage::post_blob),
+        )
         .route("/v1/chat/completions", post(openai::chat_completions))
         .route("/v1/completions", post(openai::completions))
         .route("/v1/embeddings", post(openai::embeddings))

@@ -1,13 +1,9 @@
-//! Ollama endpoints rollama does not implement yet: a clear 501, never a fake success.
+//! Endpoints rollama does not implement: a clear 501, never a fake success.
 
 use axum::http::Uri;
 
 use crate::server::error::ApiError;
 use crate::server::openai::OpenAiError;
-
-pub async fn not_implemented(uri: Uri) -> ApiError {
-    ApiError::NotImplemented(format!("{} is not implemented by rollama yet", uri.path()))
-}
 
 /// Other `/v1` endpoints (responses, images, audio, ...), with OpenAI's error body.
 pub async fn openai_not_implemented(uri: Uri) -> OpenAiError {
