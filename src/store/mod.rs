@@ -194,6 +194,7 @@ impl ModelStore {
         digest: &Digest,
         blobs: &Blobs,
     ) -> Result<(PathBuf, Format), StoreError> {
+        check_blobs(manifest, blobs)?;
         if let Some(layer) = manifest.layer(manifest::MODEL) {
             let (path, _) = blobs
                 .find(&layer.digest)
