@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 
 use hf_hub::api::tokio::{Api, ApiBuilder};
-use hf_hub::{Repo, RepoType};
+use hf_hub::{Cache, Repo, RepoType};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
@@ -131,10 +131,23 @@ pub(super) async fn plan(name: &ModelName, options: &PullOptions) -> Result<Plan
     })
 }
 
-/// hf-hub's builder from the environment (`HF_ENDPOINT`; `HF_HOME` and its token file),
-/// then our options over it.
+/// hf-hub's client as its builder reads the environment (`HF_ENDPOINT`; `HF_HOME` and its
+/// token file), then our options over it.
 fn api(options: &PullOptions) -> Result<Api, PullError> {
-    let mut builder = ApiBuilder::from_env()
+    // hf-hub's `Cache::default` panics without a home directory. The cache is only where
+    // hf-hub finds the token file of `huggingface-cli login` (we never download into it),
+    // so without HF_HOME or a home there is simply no token file.
+    let cache = match (std::env::var_os("HF_HOME"), std::env::home_dir()) {
+        (Some(_), _) => Cache::from_env(),
+        (None, Some(home)) => Cache::new(home.join(".cache").join("huggingface").join("hub")),
+        (None, None) => Cache::new(std::env::temp_dir().join("rollama-hf-home").join("hub")),
+    };
+    let mut builder = ApiBuilder::from_cache(cache);
+    // What `ApiBuilder::from_env` reads besides HF_HOME.
+    if let Ok(endpoint) = std::env::var("HF_ENDPOINT") {
+        builder = builder.with_endpoint(endpoint.trim_end_matches('/').to_string());
+    }
+    let mut builder = builder
         .with_progress(false)
         .with_user_agent("rollama", env!("CARGO_PKG_VERSION"));
     if let Some(endpoint) = &options.hf_endpoint {
@@ -304,7 +317,12 @@ fn checkpoint_file(path: &str) -> bool {
         // `<n>_<Module>/file`: a sentence-transformers module directory.
         Some((dir, file)) => {
             let module = dir.split_once('_').is_some_and(|(n, rest)| {
-                !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) && !rest.is_empty()
+                !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && !rest.is_empty()
+                    && rest
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
             });
             module && !file.contains('/') && (file == "config.json" || weights(file))
         }

@@ -180,7 +180,7 @@ async fn fetch(
     match source {
         Source::Fetch(job) => transfer::fetch(blobs, job, progress).await,
         Source::Bytes(bytes) => {
-            if !blobs.find(&digest).is_some_and(|(_, s)| s == size) {
+            if blobs.find(&digest).is_none_or(|(_, s)| s != size) {
                 blobs.write(bytes.as_slice(), Some(&digest))?;
             }
             send(progress, Progress::layer(&digest, size, size)).await;

@@ -155,6 +155,12 @@ async fn download(blobs: &Blobs, job: &Fetch, tx: &watch::Sender<State>) -> Resu
                 .map_err(|e| PullError::Store(format!("hashing {}: {e}", path_str(&partial))))??
         }
     };
+    if job.size == 0 {
+        // Nothing to request: the empty blob is an empty file.
+        tokio::fs::write(&partial, b"")
+            .await
+            .map_err(|e| PullError::Store(format!("{}: {e}", path_str(&partial))))?;
+    }
     tx.send_modify(|s| s.completed = offset);
     let mut failures = 0;
     while offset < job.size {
