@@ -2,8 +2,8 @@
 //!
 //! # Layout
 //!
-//! Dependencies point one way: `server` → `engine` → `model`; `api`, `text` and `store` are
-//! leaves (`tests/layering.rs` checks it on the source).
+//! Dependencies point one way: `server` → `engine` → `model`; `api`, `text`, `store` and
+//! `pull` are leaves (`tests/layering.rs` checks it on the source).
 //!
 //! - [`server`]: axum routes, the only code that knows HTTP; it talks to the engine through
 //!   [`engine::Engine`] and translates the wire, nothing more.
@@ -12,6 +12,8 @@
 //! - [`model`]: our decoder on candle tensors, weights from GGUF or HF safetensors.
 //! - [`convert`]: `rollama convert`, a GGUF decoder written out as an HF checkpoint.
 //! - [`store`]: the model store on disk (`NAME.gguf` → `NAME:latest`).
+//! - [`pull`]: `POST /api/pull`'s transfers: an Ollama registry or the Hugging Face hub into
+//!   the store (a leaf beside `store`).
 //! - [`api`]: Ollama wire types.
 //! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
 //! - [`memory`]: giving freed memory back to the OS after a model unloads.
@@ -25,6 +27,7 @@ pub mod loadgen;
 pub mod memory;
 pub mod model;
 pub mod perf;
+pub mod pull;
 pub mod server;
 pub mod shutdown;
 pub mod store;

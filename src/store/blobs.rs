@@ -122,6 +122,70 @@ impl Blobs {
         })
     }
 
+    /// Creates `blobs/` if it is missing.
+    pub fn ensure_dir(&self) -> Result<(), StoreError> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::Io(self.dir.clone(), e))
+    }
+
+    /// Bytes already downloaded for `digest` (0 when there is no partial file).
+    pub fn partial_len(&self, digest: &Digest) -> u64 {
+        std::fs::symlink_metadata(self.partial_path(digest))
+            .ok()
+            .filter(|m| m.is_file())
+            .map_or(0, |m| m.len())
+    }
+
+    /// Deletes the partial download of `digest` (no error if there is none).
+    pub fn remove_partial(&self, digest: &Digest) -> Result<(), StoreError> {
+        let path = self.partial_path(digest);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The hasher state after the first `len` bytes of `path`: a resumed download goes on
+    /// hashing from there instead of reading the file twice at the end.
+    pub fn hash_prefix(path: &Path, len: u64) -> Result<Sha256, StoreError> {
+        let io = |e| StoreError::Io(path.to_path_buf(), e);
+        let file = File::open(path).map_err(io)?;
+        let mut hasher = Sha256::new();
+        let read = copy_hashing_into(file.take(len), &mut hasher).map_err(io)?;
+        if read != len {
+            return Err(StoreError::Corrupt(format!(
+                "{} is shorter than {len} bytes",
+                path.display()
+            )));
+        }
+        Ok(hasher)
+    }
+
+    /// Makes the partial download of `digest` visible as the blob, once its bytes are known
+    /// to hash to `actual` and number `size`. A mismatch deletes the partial: its bytes are
+    /// wrong somewhere, and resuming would only append to them.
+    pub fn commit_partial(
+        &self,
+        digest: &Digest,
+        size: u64,
+        actual: Digest,
+    ) -> Result<Written, StoreError> {
+        let partial = self.partial_path(digest);
+        if actual != *digest {
+            let _ = std::fs::remove_file(&partial);
+            return Err(StoreError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        let len = self.partial_len(digest);
+        if len != size {
+            return Err(StoreError::Corrupt(format!(
+                "partial blob {digest} is {len} bytes, expected {size}"
+            )));
+        }
+        self.commit(&partial, actual, size)
+    }
+
     /// Hashes a file already on disk (a partial download, a blob to re-verify).
     pub fn hash_file(path: &Path) -> Result<(Digest, u64), StoreError> {
         let file = File::open(path).map_err(|e| StoreError::Io(path.to_path_buf(), e))?;
@@ -142,6 +206,22 @@ impl Blobs {
             (Ok(p), Ok(dir)) => p.starts_with(dir),
             _ => false,
         }
+    }
+}
+
+/// Feeds everything `reader` yields to `hasher`; returns how many bytes that was.
+fn copy_hashing_into(mut reader: impl Read, hasher: &mut Sha256) -> std::io::Result<u64> {
+    let mut total = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
     }
 }
 

@@ -371,3 +371,38 @@ fn hash_file(path: &Path, hasher: &mut Sha256) -> Result<(), StoreError> {
         hasher.update(&buf[..n]);
     }
 }
+
+/// Every blob the manifest names is in the store at the size it says (a truncated copy
+/// is refused), and the small ones (config, template, params, …) hash to their digests.
+/// Weights are too large to hash on every listing: their size is checked, their bytes
+/// were verified when they were written.
+fn check_blobs(manifest: &Manifest, blobs: &Blobs) -> Result<(), StoreError> {
+    for layer in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        let (path, size) = blobs
+            .find(&layer.digest)
+            .ok_or_else(|| StoreError::MissingBlob(layer.digest.clone()))?;
+        if size != layer.size {
+            return Err(StoreError::Corrupt(format!(
+                "blob {} is {size} bytes, the manifest says {}",
+                layer.digest, layer.size
+            )));
+        }
+        let weights = matches!(
+            layer.media_type.as_str(),
+            manifest::MODEL | manifest::CHECKPOINT_FILE | manifest::PROJECTOR | manifest::ADAPTER
+        );
+        if !weights && size <= SMALL_BLOB {
+            let (actual, _) = Blobs::hash_file(&path)?;
+            if actual != layer.digest {
+                return Err(StoreError::DigestMismatch {
+                    expected: layer.digest.clone(),
+                    actual,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Blobs hashed whenever the store is listed.
+const SMALL_BLOB: u64 = 1 << 20;
