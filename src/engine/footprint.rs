@@ -331,10 +331,7 @@ mod tests {
             ..EngineConfig::default()
         };
         assert_eq!(kv_positions(&engine), 4096 + 2 * 256 + 1000);
-        let f = Footprint {
-            weights: 10,
-            kv: 5,
-        };
+        let f = Footprint { weights: 10, kv: 5 };
         assert_eq!(f.total(), 15);
     }
 }

@@ -230,12 +230,11 @@ impl Registry {
             cause: Box::new(cause),
         };
         let (store, config, to_load) = (self.store.clone(), self.config.clone(), stored.clone());
-        let footprint = tokio::task::spawn_blocking(move || {
-            footprint::estimate(&store, &to_load, &config)
-        })
-        .await
-        .unwrap_or_else(|e| Err(EngineError::Failed(format!("the estimate stopped: {e}"))))
-        .map_err(load_error)?;
+        let footprint =
+            tokio::task::spawn_blocking(move || footprint::estimate(&store, &to_load, &config))
+                .await
+                .unwrap_or_else(|e| Err(EngineError::Failed(format!("the estimate stopped: {e}"))))
+                .map_err(load_error)?;
         self.make_room(&stored.name, footprint.total()).await?;
         let config = self.config.clone();
         let to_load = stored.clone();
@@ -304,7 +303,10 @@ impl Registry {
             max_loaded: self.config.max_loaded,
             memory: self.config.memory_budget,
         };
-        let deadline = self.config.load_wait.map(|d| tokio::time::Instant::now() + d);
+        let deadline = self
+            .config
+            .load_wait
+            .map(|d| tokio::time::Instant::now() + d);
         loop {
             // Armed before looking, so a release between the look and the wait is not missed.
             let freed = self.freed.notified();

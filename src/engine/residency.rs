@@ -86,10 +86,7 @@ pub fn plan(resident: &[Resident], need: u64, limits: Limits) -> Plan {
     }
     let max_loaded = limits.max_loaded.max(1);
     let fits = |count: usize, used: u64| {
-        count < max_loaded
-            && limits
-                .memory
-                .is_none_or(|b| used.saturating_add(need) <= b)
+        count < max_loaded && limits.memory.is_none_or(|b| used.saturating_add(need) <= b)
     };
     let mut count = resident.len();
     let mut used: u64 = resident.iter().map(|r| r.footprint).sum();
@@ -143,7 +140,11 @@ pub fn parse_bytes(raw: &str) -> Result<u64, String> {
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
         "tb" => 1_000_000_000_000,
-        other => return Err(format!("invalid memory size {raw:?}: unknown unit {other:?}")),
+        other => {
+            return Err(format!(
+                "invalid memory size {raw:?}: unknown unit {other:?}"
+            ))
+        }
     };
     let bytes = value * scale as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
