@@ -48,9 +48,21 @@ pub struct ServeArgs {
     #[arg(long, env = "OLLAMA_KEEP_ALIVE", default_value = "5m")]
     pub keep_alive: String,
 
-    /// Models resident at once; the idle one expiring first is unloaded beyond this.
+    /// Models resident at once (0 = auto: 3, as Ollama on one device); beyond it the idle
+    /// model used least recently is unloaded.
     #[arg(long, env = "OLLAMA_MAX_LOADED_MODELS", default_value_t = 3)]
     pub max_loaded_models: usize,
+
+    /// Memory all loaded models may take together (weights + reserved KV, as `/api/ps`
+    /// `size` reports them): bytes, or `512MiB`, `8GiB`, `8GB`. Default on CPU: the
+    /// machine's MemAvailable at startup; on a GPU: no limit.
+    #[arg(long, env = "ROLLAMA_MEMORY_BUDGET", value_parser = crate::engine::residency::parse_bytes)]
+    pub memory_budget: Option<u64>,
+
+    /// How long a load waits for busy models to free room before failing with 503
+    /// (`30s`, `5m`, `0` = not at all, negative = without bound).
+    #[arg(long, env = "ROLLAMA_LOAD_WAIT", default_value = "5m")]
+    pub load_wait: String,
 
     /// Requests waiting per model before new ones get 503.
     #[arg(long, env = "OLLAMA_MAX_QUEUE", default_value_t = 512)]
@@ -121,6 +133,41 @@ impl ServeArgs {
                 .map(PathBuf::from)
                 .unwrap_or_default()
                 .join(".ollama/models"),
+        }
+    }
+
+    /// `OLLAMA_MAX_LOADED_MODELS` with Ollama's 0 = auto.
+    pub fn max_loaded(&self) -> usize {
+        match self.max_loaded_models {
+            0 => crate::engine::residency::AUTO_MAX_LOADED,
+            n => n,
+        }
+    }
+
+    /// The memory budget: as set, else what the machine has available now on CPU (no
+    /// model is loaded yet, so all of it is theirs). On a GPU without a setting, none:
+    /// candle gives no cheap reading of free VRAM, and a guess would refuse loads that fit.
+    pub fn memory_budget(&self, device: &candle_core::Device) -> Option<u64> {
+        if self.memory_budget.is_some() {
+            return self.memory_budget;
+        }
+        match device.is_cpu() {
+            true => crate::engine::residency::system_available_memory(),
+            false => None,
+        }
+    }
+
+    /// `ROLLAMA_LOAD_WAIT`: Go duration or seconds; negative = no bound. Unparsable falls
+    /// back to the default with a warning, like `OLLAMA_KEEP_ALIVE`.
+    pub fn load_wait(&self) -> Option<Duration> {
+        match KeepAlive::parse_env(&self.load_wait) {
+            Ok(KeepAlive::For(d)) => Some(d),
+            Ok(KeepAlive::Forever) => None,
+            Err(e) => {
+                let default = crate::engine::residency::DEFAULT_LOAD_WAIT;
+                tracing::warn!(value = %self.load_wait, error = %e, ?default, "invalid ROLLAMA_LOAD_WAIT");
+                Some(default)
+            }
         }
     }
 

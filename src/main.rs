@@ -34,11 +34,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         rollama::model::quant::set_pool_threads(n);
     }
     let device = rollama::model::default_device()?;
+    let memory_budget = args.memory_budget(&device);
+    tracing::info!(
+        budget = memory_budget.map(rollama::engine::residency::human_bytes),
+        max_loaded = args.max_loaded(),
+        "model residency"
+    );
     let engine = Service::new(
         ModelStore::new(args.models_dir()),
         RegistryConfig {
             default_keep_alive: args.default_keep_alive(),
-            max_loaded: args.max_loaded_models,
+            max_loaded: args.max_loaded(),
+            memory_budget,
+            load_wait: args.load_wait(),
             default_num_ctx: args.context_length,
             engine: args.engine_config(),
             device,

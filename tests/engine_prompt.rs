@@ -13,7 +13,13 @@ use serde_json::{json, Value};
 fn smollm2() -> PromptModel {
     let file = Checkpoint::open(&common::model_path("smollm2")).expect("open gguf");
     let tokenizer = Arc::new(Tokenizer::from_gguf(file.metadata()).expect("tokenizer"));
-    PromptModel::new(tokenizer, file.get_str("tokenizer.chat_template"), "llama", None).expect("prompt")
+    PromptModel::new(
+        tokenizer,
+        file.get_str("tokenizer.chat_template"),
+        "llama",
+        None,
+    )
+    .expect("prompt")
 }
 
 /// A system prompt, then `turns` user/assistant messages of varied length.

@@ -63,9 +63,26 @@ impl Options {
             };
         }
         fill!(
-            temperature, top_k, top_p, min_p, typical_p, repeat_penalty, repeat_last_n,
-            presence_penalty, frequency_penalty, seed, num_predict, num_ctx, num_keep, stop,
-            num_thread, num_batch, num_gpu, main_gpu, draft_num_predict, use_mmap
+            temperature,
+            top_k,
+            top_p,
+            min_p,
+            typical_p,
+            repeat_penalty,
+            repeat_last_n,
+            presence_penalty,
+            frequency_penalty,
+            seed,
+            num_predict,
+            num_ctx,
+            num_keep,
+            stop,
+            num_thread,
+            num_batch,
+            num_gpu,
+            main_gpu,
+            draft_num_predict,
+            use_mmap
         );
         self
     }

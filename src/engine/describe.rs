@@ -74,7 +74,8 @@ pub struct RunningModel {
     /// When it unloads if left idle (about 292 years ahead when kept forever, as Ollama
     /// shows it).
     pub expires_at: SystemTime,
-    /// Weights plus the KV cache memory in use, as Ollama counts it.
+    /// Estimated memory: weights as loaded plus the KV cache the engine may reserve (what
+    /// the memory budget counts).
     pub size: u64,
     /// The part of `size` on the GPU.
     pub size_vram: u64,
@@ -122,7 +123,9 @@ pub fn tags(store: &ModelStore) -> Result<Vec<ModelInfo>, EngineError> {
     for m in store.list()? {
         match info(store, &m) {
             Ok(info) => out.push(info),
-            Err(e) => tracing::warn!(model = %m.name, error = %e, "leaving a model out of the listing"),
+            Err(e) => {
+                tracing::warn!(model = %m.name, error = %e, "leaving a model out of the listing")
+            }
         }
     }
     Ok(out)
@@ -185,7 +188,9 @@ pub fn running(registry: &Registry) -> Result<Vec<RunningModel>, EngineError> {
                 // Still in use: it would expire one keep-alive after it ends.
                 (false, None) => now + config.default_keep_alive.unwrap_or(Duration::ZERO),
             };
-            let size = l.stored.size + l.stats.kv_bytes as u64;
+            // The estimate the memory budget counts (weights as loaded plus the KV the
+            // engine may reserve), as Ollama reports what a runner allocated.
+            let size = l.footprint.total();
             Ok(RunningModel {
                 info: info(registry.store(), &l.stored)?,
                 expires_at,
@@ -194,7 +199,23 @@ pub fn running(registry: &Registry) -> Result<Vec<RunningModel>, EngineError> {
                 context_length: config.default_num_ctx.min(l.context_length),
             })
         })
-        .collect()
+        .collect::<Result<Vec<_>, EngineError>>()
+        .map(ollama_order)
+}
+
+/// Ollama's `/api/ps` order: latest `expires_at` first, compared in whole seconds (its
+/// `Unix()`); ties, which Ollama leaves in map order, by name.
+fn ollama_order(mut rows: Vec<RunningModel>) -> Vec<RunningModel> {
+    let seconds = |t: SystemTime| match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i128,
+        Err(e) => -(e.duration().as_secs() as i128),
+    };
+    rows.sort_by(|a, b| {
+        seconds(b.expires_at)
+            .cmp(&seconds(a.expires_at))
+            .then_with(|| a.info.name.cmp(&b.info.name))
+    });
+    rows
 }
 
 pub fn counters(registry: &Registry) -> Counters {

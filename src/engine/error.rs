@@ -31,6 +31,20 @@ pub enum EngineError {
     /// The model's thread is gone (it panicked or was shut down).
     #[error("the model runner stopped unexpectedly")]
     WorkerDied,
+    /// The model alone needs more than the whole memory budget: no unloading can make it
+    /// fit. Ollama's text (sizes as it prints them); 500 like Ollama's.
+    #[error("model requires more {memory} ({need}) than is available ({available})")]
+    TooLarge {
+        /// `system memory` or `GPU memory`.
+        memory: &'static str,
+        need: String,
+        available: String,
+    },
+    /// No room to load `model` in time: the models in use hold it (memory or the
+    /// `OLLAMA_MAX_LOADED_MODELS` count) and none went idle within `ROLLAMA_LOAD_WAIT`.
+    /// A 503: it may well succeed later, unlike [`EngineError::TooLarge`].
+    #[error("server busy, please try again.  cannot load {model}: {reason}")]
+    NoRoom { model: String, reason: String },
     /// Loading `model` failed.
     #[error("failed to load model {model}: {cause}")]
     Load {
@@ -52,8 +66,9 @@ pub enum ErrorKind {
     NotFound,
     NotImplemented,
     Busy,
-    /// Bad input that Ollama answers as a server error (an option of the wrong type):
-    /// the message is the client's to read, nothing failed inside.
+    /// Bad input that Ollama answers as a server error (an option of the wrong type, a
+    /// model too large for the memory): the message is the client's to read, nothing
+    /// failed inside.
     Invalid,
     /// Something failed inside the server; [`EngineError::public_message`] says what
     /// without internal detail (paths, parser state), which only the log gets.
@@ -81,8 +96,9 @@ impl EngineError {
             Self::BadRequest(_) | Self::PromptTooLong | Self::InvalidName => ErrorKind::BadRequest,
             Self::NotFound(_) => ErrorKind::NotFound,
             Self::Unsupported(_) => ErrorKind::NotImplemented,
-            Self::Busy => ErrorKind::Busy,
-            Self::InvalidOption(_) => ErrorKind::Invalid,
+            Self::Busy | Self::NoRoom { .. } => ErrorKind::Busy,
+            // Nothing failed inside: the message is for the client as is.
+            Self::InvalidOption(_) | Self::TooLarge { .. } => ErrorKind::Invalid,
             Self::Failed(_)
             | Self::WorkerDied
             | Self::Load { .. }

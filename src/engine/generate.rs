@@ -50,7 +50,15 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
     let options = GenerateOptions::resolve(&req.options, default_num_ctx, lease.model.max_num_ctx)?;
     let asks = Asks::resolve(&decoder.prompt, &stored_name, &req)?;
     let (shift, logprobs) = (req.shift, req.logprobs);
-    let prepared = prepare(&decoder, req, &asks, &options, own_template, layers.messages).await?;
+    let prepared = prepare(
+        &decoder,
+        req,
+        &asks,
+        &options,
+        own_template,
+        layers.messages,
+    )
+    .await?;
     let parser = asks.parser(&prepared.prompt.text);
     let submitted = decoder.engine.submit(GenerateJob {
         prompt: prepared.prompt.tokens,
@@ -154,7 +162,10 @@ async fn prepare(
 /// under the request's options, its seeded messages before a chat's, its system prompt
 /// when the request brings none. Returns the request's own Go template (`template`), if
 /// it gave one.
-fn apply_layers(req: &mut GenerateRequest, layers: &Layers) -> Result<Option<GoTemplate>, EngineError> {
+fn apply_layers(
+    req: &mut GenerateRequest,
+    layers: &Layers,
+) -> Result<Option<GoTemplate>, EngineError> {
     if !layers.params.is_empty() {
         let defaults = Options::from_map(&layers.params);
         if let Err(e) = defaults.check() {
@@ -166,7 +177,9 @@ fn apply_layers(req: &mut GenerateRequest, layers: &Layers) -> Result<Option<GoT
     let system = layers.system.as_deref().filter(|s| !s.is_empty());
     match &mut req.input {
         Input::Chat(messages) => {
-            let first_is_system = messages.first().is_some_and(|m| m.role.eq_ignore_ascii_case("system"));
+            let first_is_system = messages
+                .first()
+                .is_some_and(|m| m.role.eq_ignore_ascii_case("system"));
             let mut all: Vec<Message> = layers
                 .messages
                 .iter()
@@ -174,7 +187,14 @@ fn apply_layers(req: &mut GenerateRequest, layers: &Layers) -> Result<Option<GoT
                 .collect();
             all.append(messages);
             if let (Some(system), false) = (system, first_is_system) {
-                all.insert(0, Message { role: "system".into(), content: system.into(), ..Message::default() });
+                all.insert(
+                    0,
+                    Message {
+                        role: "system".into(),
+                        content: system.into(),
+                        ..Message::default()
+                    },
+                );
             }
             *messages = all;
             Ok(None)

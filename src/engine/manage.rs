@@ -94,7 +94,9 @@ pub fn create(registry: &Registry, req: CreateRequest) -> Result<ProgressStream,
             let _ = tx.send(Err(e));
         }
     });
-    Ok(Box::pin(tokio_stream::wrappers::UnboundedReceiverStream::new(rx)))
+    Ok(Box::pin(
+        tokio_stream::wrappers::UnboundedReceiverStream::new(rx),
+    ))
 }
 
 fn build(
@@ -112,7 +114,11 @@ fn build(
     // over the inherited ones first, as Ollama does).
     let mut new: Vec<(&str, Vec<u8>, &str)> = vec![];
     if let Some(template) = &req.template {
-        new.push((manifest::TEMPLATE, template.clone().into_bytes(), "template"));
+        new.push((
+            manifest::TEMPLATE,
+            template.clone().into_bytes(),
+            "template",
+        ));
     }
     if let Some(system) = &req.system {
         new.push((manifest::SYSTEM, system.clone().into_bytes(), "system"));
@@ -120,10 +126,18 @@ fn build(
     if let Some(parameters) = &req.parameters {
         let mut params = inherited_params(store, &layers)?;
         params.extend(parameters.clone());
-        new.push((manifest::PARAMS, serde_json::to_vec(&params).unwrap_or_default(), "parameters"));
+        new.push((
+            manifest::PARAMS,
+            serde_json::to_vec(&params).unwrap_or_default(),
+            "parameters",
+        ));
     }
     if let Some(messages) = &req.messages {
-        new.push((manifest::MESSAGES, serde_json::to_vec(messages).unwrap_or_default(), "messages"));
+        new.push((
+            manifest::MESSAGES,
+            serde_json::to_vec(messages).unwrap_or_default(),
+            "messages",
+        ));
     }
     if !req.license.is_empty() {
         layers.retain(|l| l.media_type != manifest::LICENSE);
@@ -168,7 +182,10 @@ fn from_model(
                 if l.from.is_empty() && l.media_type == manifest::MODEL {
                     l.from = base.model_name().display();
                 }
-                report(Progress::status(format!("using existing layer {}", l.digest)));
+                report(Progress::status(format!(
+                    "using existing layer {}",
+                    l.digest
+                )));
             }
             Ok((inherited, layers.config))
         }
@@ -209,7 +226,9 @@ fn from_files(
         let digest = Digest::parse(digest)
             .ok_or_else(|| EngineError::BadRequest(format!("invalid digest {digest:?}")))?;
         let (path, size) = blobs.find(&digest).ok_or_else(|| {
-            EngineError::BadRequest(format!("missing blob {digest}: upload it with POST /api/blobs first"))
+            EngineError::BadRequest(format!(
+                "missing blob {digest}: upload it with POST /api/blobs first"
+            ))
         })?;
         found.push((file.clone(), digest, path, size));
     }
@@ -272,7 +291,10 @@ fn base_config() -> ModelConfig {
     }
 }
 
-fn inherited_params(store: &ModelStore, layers: &[Layer]) -> Result<Map<String, Value>, EngineError> {
+fn inherited_params(
+    store: &ModelStore,
+    layers: &[Layer],
+) -> Result<Map<String, Value>, EngineError> {
     let Some(params) = layers.iter().find(|l| l.media_type == manifest::PARAMS) else {
         return Ok(Map::new());
     };
@@ -291,7 +313,11 @@ fn layer(media_type: &str, written: &Written) -> Layer {
 }
 
 fn layer_status(written: &Written) -> Progress {
-    let verb = if written.created { "creating new layer" } else { "using existing layer" };
+    let verb = if written.created {
+        "creating new layer"
+    } else {
+        "using existing layer"
+    };
     Progress::status(format!("{verb} {}", written.digest))
 }
 
@@ -303,7 +329,8 @@ fn safe_file_name(name: &str) -> bool {
         && parts.iter().all(|p| {
             !p.is_empty()
                 && !p.starts_with('.')
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         })
 }
 
@@ -336,11 +363,20 @@ pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), 
 pub fn delete(registry: &Registry, name: &str) -> Result<(), EngineError> {
     let store = registry.store();
     let model = store.resolve(name)?;
-    let Origin::Manifest { name: stored, manifest, .. } = &model.origin else {
+    let Origin::Manifest {
+        name: stored,
+        manifest,
+        ..
+    } = &model.origin
+    else {
         return Err(EngineError::BadRequest(format!(
             "'{}' is a loose file in the model store; delete {} yourself",
             model.name,
-            model.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+            model
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default()
         )));
     };
     registry.unload(name).or_else(ignore_not_found)?;
@@ -379,7 +415,16 @@ mod tests {
         for ok in ["model.gguf", "config.json", "1_Pooling/config.json"] {
             assert!(safe_file_name(ok), "{ok}");
         }
-        for bad in ["", "/etc/passwd", "../x.gguf", "a/../b", ".x", "a/b/c", "a\\b", "a//b"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.gguf",
+            "a/../b",
+            ".x",
+            "a/b/c",
+            "a\\b",
+            "a//b",
+        ] {
             assert!(!safe_file_name(bad), "{bad}");
         }
     }
@@ -390,7 +435,11 @@ pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, s
 
 /// `POST /api/blobs/:digest`: streams the body to disk while hashing it; visible only if
 /// it hashes to `digest`. `Ok(true)` when stored now, `Ok(false)` when it was there.
-pub async fn put_blob(store: &ModelStore, digest: &str, body: ByteStream) -> Result<bool, EngineError> {
+pub async fn put_blob(
+    store: &ModelStore,
+    digest: &str,
+    body: ByteStream,
+) -> Result<bool, EngineError> {
     use futures::StreamExt;
     let digest = parse_digest(digest)?;
     let blobs = store.blobs();
@@ -400,7 +449,13 @@ pub async fn put_blob(store: &ModelStore, digest: &str, body: ByteStream) -> Res
     // A few chunks in flight: the network side waits for the disk, memory stays bounded.
     let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     let writer = tokio::task::spawn_blocking(move || {
-        blobs.write(ChannelReader { rx, chunk: bytes::Bytes::new() }, Some(&digest))
+        blobs.write(
+            ChannelReader {
+                rx,
+                chunk: bytes::Bytes::new(),
+            },
+            Some(&digest),
+        )
     });
     let mut body = body;
     while let Some(chunk) = body.next().await {

@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
+use super::renderer::{go_chat, go_insert, Renderer};
 use super::{EngineError, GenerateOptions};
 use crate::api::Message;
-use super::renderer::{go_chat, go_insert, Renderer};
-use crate::text::{ChatTemplate, GoTemplate, TemplateChoice, ThinkingSyntax, Tokenizer, ToolSyntax};
+use crate::text::{
+    ChatTemplate, GoTemplate, TemplateChoice, ThinkingSyntax, Tokenizer, ToolSyntax,
+};
 
 /// The text side of a loaded model.
 pub struct PromptModel {
@@ -28,7 +30,9 @@ pub struct PromptModel {
 /// reads `.Suffix`.
 pub fn template_capabilities(template: &str) -> Vec<&'static str> {
     let mut caps = vec!["completion"];
-    if template.contains(".Suffix") && GoTemplate::parse(template).is_ok_and(|t| t.vars().iter().any(|v| v == "suffix")) {
+    if template.contains(".Suffix")
+        && GoTemplate::parse(template).is_ok_and(|t| t.vars().iter().any(|v| v == "suffix"))
+    {
         caps.push("insert");
     }
     if ToolSyntax::detect(template).is_some() {

@@ -1,5 +1,7 @@
 //! Which models are loaded: loading on first use, one load at a time, keep-alive timers,
-//! eviction beyond `max_loaded`, and what `/api/ps` reports.
+//! room for a new model under `max_loaded` and the memory budget (unloading idle models
+//! least recently used first, waiting a bounded time for busy ones; see [`residency`]),
+//! and what `/api/ps` reports.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -7,6 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use candle_core::Device;
 
+use super::footprint::{self, Footprint};
+use super::residency::{self, human_bytes, Limits, Plan, Resident};
 use super::{
     template_capabilities, EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars,
     PromptModel, StatsSnapshot,
@@ -23,6 +27,10 @@ pub struct RegistryConfig {
     /// `None` keeps models loaded forever.
     pub default_keep_alive: Option<Duration>,
     pub max_loaded: usize,
+    /// Bytes all loaded models may take together (their [`Footprint`]s); `None`: no limit.
+    pub memory_budget: Option<u64>,
+    /// How long a load waits for busy models to free room; `None`: without bound.
+    pub load_wait: Option<Duration>,
     pub default_num_ctx: usize,
     pub engine: EngineConfig,
     pub device: Device,
@@ -118,10 +126,16 @@ pub struct LoadedInfo {
     pub context_length: usize,
     /// The engine's queue, slots and KV use right now.
     pub stats: StatsSnapshot,
+    /// Its estimated memory, as counted against the budget.
+    pub footprint: Footprint,
 }
 
 struct Entry {
     model: Arc<LoadedModel>,
+    footprint: Footprint,
+    /// [`State::clock`] at its last acquire or release: idle models unload least recently
+    /// used first.
+    last_used: u64,
     /// Requests holding a [`Lease`]; the keep-alive timer only runs at zero.
     active: usize,
     keep_alive: Option<Duration>,
@@ -133,6 +147,15 @@ struct Entry {
 #[derive(Default)]
 struct State {
     loaded: HashMap<String, Entry>,
+    /// Logical time for `last_used`, bumped on every acquire and release.
+    clock: u64,
+}
+
+impl State {
+    fn tick(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
+    }
 }
 
 /// Cheap to clone.
@@ -141,8 +164,11 @@ pub struct Registry {
     store: ModelStore,
     config: RegistryConfig,
     state: Arc<Mutex<State>>,
-    /// Only one model loads at a time, as in Ollama; also deduplicates concurrent loads.
+    /// Only one model loads at a time, as in Ollama; also deduplicates concurrent loads
+    /// (the second request for a model finds it loaded once it gets the lock).
     load_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Signalled whenever a model goes idle or unloads: a load waiting for room looks again.
+    freed: Arc<tokio::sync::Notify>,
 }
 
 /// A request's hold on a loaded model. Dropping it starts the keep-alive countdown.
@@ -163,6 +189,7 @@ impl Registry {
             config,
             state: Arc::default(),
             load_lock: Arc::default(),
+            freed: Arc::default(),
         }
     }
 
@@ -200,7 +227,17 @@ impl Registry {
         if let Some(lease) = self.try_lease(&stored, keep_alive, started) {
             return Ok(lease);
         }
-        self.evict_for_one_more();
+        let load_error = |cause| EngineError::Load {
+            model: stored.name.clone(),
+            cause: Box::new(cause),
+        };
+        let (store, config, to_load) = (self.store.clone(), self.config.clone(), stored.clone());
+        let footprint =
+            tokio::task::spawn_blocking(move || footprint::estimate(&store, &to_load, &config))
+                .await
+                .unwrap_or_else(|e| Err(EngineError::Failed(format!("the estimate stopped: {e}"))))
+                .map_err(load_error)?;
+        self.make_room(&stored.name, footprint.total()).await?;
         let config = self.config.clone();
         let to_load = stored.clone();
         let store = self.store.clone();
@@ -213,23 +250,30 @@ impl Registry {
             }
             load(to_load, layers.template.as_deref(), &config)
         })
-            .await
-            .unwrap_or_else(|e| Err(EngineError::Failed(format!("the loader stopped: {e}"))))
-            .map_err(|cause| EngineError::Load {
-                model: stored.name.clone(),
-                cause: Box::new(cause),
-            })?;
-        tracing::info!(model = %stored.name, elapsed = ?started.elapsed(), "model loaded");
-        self.state().loaded.insert(
+        .await
+        .unwrap_or_else(|e| Err(EngineError::Failed(format!("the loader stopped: {e}"))))
+        .map_err(load_error)?;
+        tracing::info!(
+            model = %stored.name,
+            elapsed = ?started.elapsed(),
+            bytes = footprint.total(),
+            "model loaded"
+        );
+        let mut state = self.state();
+        let last_used = state.tick();
+        state.loaded.insert(
             stored.name.clone(),
             Entry {
                 model: Arc::new(model),
+                footprint,
+                last_used,
                 active: 0,
                 keep_alive,
                 expires_at: None,
                 generation: 0,
             },
         );
+        drop(state);
         self.try_lease(&stored, keep_alive, started)
             .ok_or(EngineError::WorkerDied)
     }
@@ -245,16 +289,23 @@ impl Registry {
         if state.loaded.get(name).is_some_and(|e| !e.model.is_alive()) {
             tracing::warn!(model = %name, "the model's thread died; loading it again");
             state.loaded.remove(name);
+            self.freed.notify_waiters();
             return None;
         }
         // Created, copied or pulled anew under the same name since it loaded: requests
         // already running keep the old copy; new ones get the new one.
-        if state.loaded.get(name).is_some_and(|e| e.model.stored.origin != stored.origin || e.model.stored.path != stored.path) {
+        let changed = |e: &Entry| {
+            e.model.stored.origin != stored.origin || e.model.stored.path != stored.path
+        };
+        if state.loaded.get(name).is_some_and(changed) {
             tracing::info!(model = %name, "the stored model changed; loading it again");
             state.loaded.remove(name);
+            self.freed.notify_waiters();
             return None;
         }
+        let now = state.tick();
         let entry = state.loaded.get_mut(name)?;
+        entry.last_used = now;
         entry.active += 1;
         entry.generation += 1;
         entry.keep_alive = keep_alive;
@@ -268,21 +319,79 @@ impl Registry {
         })
     }
 
-    /// Makes room under `max_loaded` by unloading the idle model that expires first.
-    fn evict_for_one_more(&self) {
-        let mut state = self.state();
-        if state.loaded.len() < self.config.max_loaded.max(1) {
-            return;
+    /// Makes room for `name` needing `need` bytes (called holding the load lock, so no
+    /// other load adds a model meanwhile): unloads idle models least recently used first
+    /// when that lets it fit; else waits for busy ones to go idle, up to `load_wait`.
+    /// Never leaves the loaded models past the budget.
+    async fn make_room(&self, name: &str, need: u64) -> Result<(), EngineError> {
+        let limits = Limits {
+            max_loaded: self.config.max_loaded,
+            memory: self.config.memory_budget,
+        };
+        let deadline = self
+            .config
+            .load_wait
+            .map(|d| tokio::time::Instant::now() + d);
+        loop {
+            // Armed before looking, so a release between the look and the wait is not missed.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let shortfall = {
+                let mut state = self.state();
+                let resident: Vec<Resident> = state
+                    .loaded
+                    .iter()
+                    .filter(|(n, _)| n.as_str() != name)
+                    .map(|(n, e)| Resident {
+                        name: n.clone(),
+                        footprint: e.footprint.total(),
+                        busy: e.active > 0,
+                        last_used: e.last_used,
+                    })
+                    .collect();
+                match residency::plan(&resident, need, limits) {
+                    Plan::Fits { evict } => {
+                        for victim in evict {
+                            tracing::info!(model = %victim, for_model = %name, "unloading to make room");
+                            state.loaded.remove(&victim);
+                        }
+                        return Ok(());
+                    }
+                    Plan::TooLarge { need, budget } => {
+                        tracing::warn!(model = %name, need, budget, "model larger than the memory budget");
+                        return Err(EngineError::TooLarge {
+                            memory: self.memory_kind(),
+                            need: human_bytes(need),
+                            available: human_bytes(budget),
+                        });
+                    }
+                    Plan::Wait(shortfall) => shortfall,
+                }
+            };
+            tracing::debug!(model = %name, busy = ?shortfall.busy, "waiting for room to load");
+            let woken = match deadline {
+                Some(at) => tokio::time::timeout_at(at, freed).await.is_ok(),
+                None => {
+                    freed.await;
+                    true
+                }
+            };
+            if !woken {
+                tracing::warn!(model = %name, busy = ?shortfall.busy, "no room to load in time");
+                return Err(EngineError::NoRoom {
+                    model: name.to_string(),
+                    reason: shortfall.describe(),
+                });
+            }
         }
-        let victim = state
-            .loaded
-            .iter()
-            .filter(|(_, e)| e.active == 0)
-            .min_by_key(|(_, e)| e.expires_at.unwrap_or(SystemTime::UNIX_EPOCH))
-            .map(|(name, _)| name.clone());
-        if let Some(name) = victim {
-            tracing::info!(model = %name, "unloading to make room");
-            state.loaded.remove(&name);
+    }
+
+    /// Which memory the budget is about, as the error names it.
+    fn memory_kind(&self) -> &'static str {
+        match self.config.device.is_cpu() {
+            true => "system memory",
+            false => "GPU memory",
         }
     }
 
@@ -295,6 +404,7 @@ impl Registry {
             if entry.active == 0 {
                 state.loaded.remove(&stored.name);
                 tracing::info!(model = %stored.name, "model unloaded");
+                self.freed.notify_waiters();
             } else {
                 entry.keep_alive = Some(Duration::ZERO);
             }
@@ -315,6 +425,7 @@ impl Registry {
                 forever: e.keep_alive.is_none(),
                 context_length: e.model.context_length,
                 stats: e.model.stats(),
+                footprint: e.footprint,
             })
             .collect();
         rows.sort_by_key(|r| std::cmp::Reverse(r.expires_at));
@@ -325,6 +436,7 @@ impl Registry {
     /// the one the lease held, and is left alone.
     fn release(&self, name: &str, model: &Arc<LoadedModel>) {
         let mut state = self.state();
+        let now = state.tick();
         let Some(entry) = state.loaded.get_mut(name) else {
             return;
         };
@@ -336,6 +448,10 @@ impl Registry {
         if entry.active > 0 {
             return;
         }
+        entry.last_used = now;
+        // Idle now (or unloaded just below): a load waiting for room looks again once the
+        // state lock is released.
+        self.freed.notify_waiters();
         match entry.keep_alive {
             None => entry.expires_at = None,
             Some(d) if d.is_zero() => {
@@ -366,6 +482,7 @@ impl Registry {
         if idle_since_timer {
             state.loaded.remove(name);
             tracing::info!(model = %name, "model unloaded (keep_alive expired)");
+            self.freed.notify_waiters();
         }
     }
 }
@@ -382,6 +499,7 @@ impl Lease {
         if same {
             tracing::warn!(model = %self.name, "the model's thread died; it will be loaded again");
             state.loaded.remove(&self.name);
+            self.registry.freed.notify_waiters();
         }
     }
 }

@@ -21,16 +21,25 @@ impl Renderer {
         vars: &Map<String, Value>,
     ) -> Result<String, EngineError> {
         match self {
-            Self::Jinja(t) => Ok(t.render_with(&Value::Array(messages.to_vec()), tools, true, vars)?),
+            Self::Jinja(t) => {
+                Ok(t.render_with(&Value::Array(messages.to_vec()), tools, true, vars)?)
+            }
             Self::Go(t) => go_chat(t, messages, tools, vars),
         }
     }
 
     /// `/api/generate`'s prompt with a suffix to fill in (Go templates using `.Suffix`).
-    pub fn insert(&self, prompt: &str, suffix: &str, vars: &Map<String, Value>) -> Result<String, EngineError> {
+    pub fn insert(
+        &self,
+        prompt: &str,
+        suffix: &str,
+        vars: &Map<String, Value>,
+    ) -> Result<String, EngineError> {
         match self {
             Self::Go(t) => go_insert(t, prompt, suffix, vars),
-            Self::Jinja(_) => Err(EngineError::BadRequest("the model's template does not support insert".into())),
+            Self::Jinja(_) => Err(EngineError::BadRequest(
+                "the model's template does not support insert".into(),
+            )),
         }
     }
 
@@ -66,7 +75,10 @@ pub fn go_insert(
 /// its level the effort's name, `IsThinkSet` whenever the request said either way.
 fn go_values(messages: &[Value], tools: Option<&Value>, vars: &Map<String, Value>) -> GoValues {
     let think = vars.get("enable_thinking").and_then(Value::as_bool);
-    let level = vars.get("reasoning_effort").and_then(Value::as_str).unwrap_or_default();
+    let level = vars
+        .get("reasoning_effort")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     GoValues {
         messages: messages.iter().map(go_message).collect(),
         tools: tools.and_then(Value::as_array).cloned().unwrap_or_default(),
@@ -78,14 +90,26 @@ fn go_values(messages: &[Value], tools: Option<&Value>, vars: &Map<String, Value
 }
 
 fn go_message(m: &Value) -> GoMessage {
-    let text = |k: &str| m.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let text = |k: &str| {
+        m.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     GoMessage {
         role: text("role"),
         content: text("content"),
         thinking: text("thinking"),
-        tool_calls: m.get("tool_calls").and_then(Value::as_array).cloned().unwrap_or_default(),
+        tool_calls: m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default(),
         tool_name: text("tool_name"),
         tool_call_id: text("tool_call_id"),
-        images: m.get("images").and_then(Value::as_array).map_or(0, Vec::len),
+        images: m
+            .get("images")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len),
     }
 }

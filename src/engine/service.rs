@@ -9,9 +9,9 @@ use futures::FutureExt;
 
 use super::describe::{self, Counters, ModelDescription, ModelEntry, ModelInfo, RunningModel};
 use super::generate::generate;
+use super::manage::{self, ByteStream, CreateRequest, ProgressStream};
 use super::registry::{Registry, RegistryConfig};
 use super::request::{EmbedRequest, Embeddings, GenerateRequest, Pieces};
-use super::manage::{self, ByteStream, CreateRequest, ProgressStream};
 use super::{embed, EngineError};
 use crate::api::KeepAlive;
 use crate::store::ModelStore;
@@ -64,7 +64,11 @@ pub trait Engine: Send + Sync {
     }
 
     /// Downloads a model (`/api/pull`) from a registry or the Hugging Face hub.
-    fn pull(&self, model: String, insecure: bool) -> BoxFuture<'_, Result<ProgressStream, EngineError>> {
+    fn pull(
+        &self,
+        model: String,
+        insecure: bool,
+    ) -> BoxFuture<'_, Result<ProgressStream, EngineError>> {
         let _ = (model, insecure);
         unsupported("pulling models")
     }
@@ -86,7 +90,11 @@ pub trait Engine: Send + Sync {
     }
 
     /// Stores an uploaded blob; `true` when it is new.
-    fn put_blob(&self, digest: String, body: ByteStream) -> BoxFuture<'_, Result<bool, EngineError>> {
+    fn put_blob(
+        &self,
+        digest: String,
+        body: ByteStream,
+    ) -> BoxFuture<'_, Result<bool, EngineError>> {
         let _ = (digest, body);
         unsupported("blobs")
     }
@@ -192,7 +200,11 @@ impl Engine for Service {
         describe::blocking(move || manage::has_blob(&store, &digest)).boxed()
     }
 
-    fn put_blob(&self, digest: String, body: ByteStream) -> BoxFuture<'_, Result<bool, EngineError>> {
+    fn put_blob(
+        &self,
+        digest: String,
+        body: ByteStream,
+    ) -> BoxFuture<'_, Result<bool, EngineError>> {
         async move { manage::put_blob(self.registry.store(), &digest, body).await }.boxed()
     }
 }

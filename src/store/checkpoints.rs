@@ -20,9 +20,16 @@ pub fn assemble(
     blobs: &Blobs,
 ) -> Result<PathBuf, StoreError> {
     let mut files = vec![];
-    for layer in manifest.layers.iter().filter(|l| l.media_type == manifest::CHECKPOINT_FILE) {
+    for layer in manifest
+        .layers
+        .iter()
+        .filter(|l| l.media_type == manifest::CHECKPOINT_FILE)
+    {
         let rel = safe_relative(&layer.name).ok_or_else(|| {
-            StoreError::Corrupt(format!("checkpoint file name {:?} is not a safe relative path", layer.name))
+            StoreError::Corrupt(format!(
+                "checkpoint file name {:?} is not a safe relative path",
+                layer.name
+            ))
         })?;
         let (blob, _) = blobs
             .find(&layer.digest)
@@ -67,7 +74,8 @@ fn safe_relative(name: &str) -> Option<PathBuf> {
     let plain = |c: &Component| match c {
         Component::Normal(s) => s.to_str().is_some_and(|s| {
             !s.starts_with('.')
-                && s.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
         }),
         _ => false,
     };
@@ -93,7 +101,16 @@ mod tests {
     fn only_plain_relative_names() {
         assert!(safe_relative("config.json").is_some());
         assert!(safe_relative("1_Pooling/config.json").is_some());
-        for bad in ["", "/etc/passwd", "../x", "a/../b", ".hidden", "a/b/c", "a\\b", "./x"] {
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "a/../b",
+            ".hidden",
+            "a/b/c",
+            "a\\b",
+            "./x",
+        ] {
             assert!(safe_relative(bad).is_none(), "{bad:?}");
         }
     }

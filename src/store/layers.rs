@@ -51,11 +51,19 @@ impl Layers {
                 manifest::SYSTEM => layers.system = Some(text(&layer.digest)?),
                 manifest::PARAMS => match json(&layer.digest)? {
                     Value::Object(map) => layers.params = map,
-                    _ => return Err(StoreError::Corrupt("the params layer is not an object".into())),
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "the params layer is not an object".into(),
+                        ))
+                    }
                 },
                 manifest::MESSAGES => match json(&layer.digest)? {
                     Value::Array(list) => layers.messages = list,
-                    _ => return Err(StoreError::Corrupt("the messages layer is not a list".into())),
+                    _ => {
+                        return Err(StoreError::Corrupt(
+                            "the messages layer is not a list".into(),
+                        ))
+                    }
                 },
                 manifest::LICENSE => layers.license.push(text(&layer.digest)?),
                 manifest::MODEL => layers.parent = layer.from.clone(),

@@ -68,4 +68,3 @@ fn list_into(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Vec<
     }
     dirs
 }
-

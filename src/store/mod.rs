@@ -67,7 +67,9 @@ impl StoredModel {
     pub fn model_name(&self) -> ModelName {
         match &self.origin {
             Origin::Manifest { name, .. } => name.clone(),
-            Origin::Loose => ModelName::parse(&self.name).unwrap_or_else(|| ModelName::local(&self.name)),
+            Origin::Loose => {
+                ModelName::parse(&self.name).unwrap_or_else(|| ModelName::local(&self.name))
+            }
         }
     }
 
@@ -267,13 +269,23 @@ impl ModelStore {
             .ok_or_else(|| StoreError::Corrupt("bad digest".into()))?;
         let blobs = self.blobs();
         if let Some((_, size)) = blobs.find(&digest) {
-            return Ok(Written { digest, size, created: false });
+            return Ok(Written {
+                digest,
+                size,
+                created: false,
+            });
         }
-        std::fs::create_dir_all(blobs.dir()).map_err(|e| StoreError::Io(blobs.dir().to_path_buf(), e))?;
+        std::fs::create_dir_all(blobs.dir())
+            .map_err(|e| StoreError::Io(blobs.dir().to_path_buf(), e))?;
         // The loose file may be a symlink (the fetch script links its cache): link its target.
-        let source = std::fs::canonicalize(&model.path).map_err(|e| StoreError::Io(model.path.clone(), e))?;
+        let source = std::fs::canonicalize(&model.path)
+            .map_err(|e| StoreError::Io(model.path.clone(), e))?;
         if std::fs::hard_link(&source, blobs.path(&digest)).is_ok() {
-            return Ok(Written { digest, size: model.size, created: true });
+            return Ok(Written {
+                digest,
+                size: model.size,
+                created: true,
+            });
         }
         let file = std::fs::File::open(&source).map_err(|e| StoreError::Io(source.clone(), e))?;
         blobs.write(file, Some(&digest))
@@ -290,7 +302,10 @@ impl ModelStore {
 
     /// Deletes those of `candidates` no manifest references any more (Ollama's "removing
     /// unused layers"); how many went.
-    pub fn remove_unreferenced(&self, candidates: impl IntoIterator<Item = Digest>) -> Result<usize, StoreError> {
+    pub fn remove_unreferenced(
+        &self,
+        candidates: impl IntoIterator<Item = Digest>,
+    ) -> Result<usize, StoreError> {
         let referenced = self.referenced();
         let blobs = self.blobs();
         let mut removed = 0;

@@ -80,6 +80,13 @@ pub struct TestServer {
     pub kv_tokens: Option<usize>,
     pub prefix_cache_tokens: usize,
     pub sse_keep_alive: std::time::Duration,
+    /// `OLLAMA_MAX_LOADED_MODELS`.
+    pub max_loaded: usize,
+    /// `ROLLAMA_MEMORY_BUDGET` (`None`: no limit, so other tests never depend on the
+    /// machine's memory).
+    pub memory_budget: Option<u64>,
+    /// `ROLLAMA_LOAD_WAIT` (`None`: without bound).
+    pub load_wait: Option<std::time::Duration>,
 }
 
 impl Default for TestServer {
@@ -93,6 +100,9 @@ impl Default for TestServer {
             kv_tokens: None,
             prefix_cache_tokens: 4096,
             sse_keep_alive: rollama::server::SSE_KEEP_ALIVE,
+            max_loaded: 3,
+            memory_budget: None,
+            load_wait: Some(std::time::Duration::from_secs(300)),
         }
     }
 }
@@ -106,6 +116,12 @@ impl TestServer {
 
     /// Like [`spawn`](Self::spawn), on a store directory the test filled itself.
     pub async fn spawn_store(self, store: PathBuf) -> String {
+        self.spawn_service(store).await.0
+    }
+
+    /// Like [`spawn_store`](Self::spawn_store), also returning the engine the server
+    /// runs, for a test that must hold a model in use from inside (its registry).
+    pub async fn spawn_service(self, store: PathBuf) -> (String, rollama::engine::Service) {
         use rollama::engine::{EngineConfig, RegistryConfig, Service};
         use rollama::server::{self, AppState};
         use rollama::store::ModelStore;
@@ -114,7 +130,9 @@ impl TestServer {
             ModelStore::new(store),
             RegistryConfig {
                 default_keep_alive: self.keep_alive,
-                max_loaded: 3,
+                max_loaded: self.max_loaded,
+                memory_budget: self.memory_budget,
+                load_wait: self.load_wait,
                 default_num_ctx: 2048,
                 engine: EngineConfig {
                     max_queue: self.max_queue,
@@ -134,13 +152,13 @@ impl TestServer {
             .expect("bind");
         let addr = listener.local_addr().expect("local addr");
         let state = AppState {
-            engine: std::sync::Arc::new(engine),
+            engine: std::sync::Arc::new(engine.clone()),
             version: "0.12.6".into(),
             metrics: true,
             sse_keep_alive: self.sse_keep_alive,
         };
         tokio::spawn(server::run(listener, state, std::future::pending()));
-        format!("http://{addr}")
+        (format!("http://{addr}"), engine)
     }
 }
 

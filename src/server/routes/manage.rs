@@ -26,15 +26,18 @@ pub async fn create(
 }
 
 fn create_request(req: CreateRequest) -> Result<engine::CreateRequest, ApiError> {
-    let digests = |map: Option<serde_json::Map<String, Value>>| -> Result<Vec<(String, String)>, ApiError> {
-        map.unwrap_or_default()
-            .into_iter()
-            .map(|(file, digest)| match digest {
-                Value::String(d) => Ok((file, d)),
-                _ => Err(ApiError::BadRequest(format!("the digest of {file:?} must be a string"))),
-            })
-            .collect()
-    };
+    let digests =
+        |map: Option<serde_json::Map<String, Value>>| -> Result<Vec<(String, String)>, ApiError> {
+            map.unwrap_or_default()
+                .into_iter()
+                .map(|(file, digest)| match digest {
+                    Value::String(d) => Ok((file, d)),
+                    _ => Err(ApiError::BadRequest(format!(
+                        "the digest of {file:?} must be a string"
+                    ))),
+                })
+                .collect()
+        };
     let license = match req.license.clone() {
         None | Some(Value::Null) => vec![],
         Some(Value::String(s)) => vec![s],
@@ -42,10 +45,16 @@ fn create_request(req: CreateRequest) -> Result<engine::CreateRequest, ApiError>
             .into_iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s),
-                _ => Err(ApiError::BadRequest("license must be a string or a list of strings".into())),
+                _ => Err(ApiError::BadRequest(
+                    "license must be a string or a list of strings".into(),
+                )),
             })
             .collect::<Result<_, _>>()?,
-        Some(_) => return Err(ApiError::BadRequest("license must be a string or a list of strings".into())),
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "license must be a string or a list of strings".into(),
+            ))
+        }
     };
     Ok(engine::CreateRequest {
         model: req.target(),
@@ -78,13 +87,13 @@ pub async fn push(
 ) -> Result<Response, ApiError> {
     let streaming = req.stream.unwrap_or(true);
     state.engine.model(req.target()).await?;
-    let refusal = EngineError::Unsupported(
-        "pushing models to a registry is not supported by rollama".into(),
-    );
+    let refusal =
+        EngineError::Unsupported("pushing models to a registry is not supported by rollama".into());
     if !streaming {
         return Err(refusal.into());
     }
-    let lines: ProgressStream = stream::iter([Ok(Progress::status("retrieving manifest")), Err(refusal)]).boxed();
+    let lines: ProgressStream =
+        stream::iter([Ok(Progress::status("retrieving manifest")), Err(refusal)]).boxed();
     progress_reply(lines, true).await
 }
 
@@ -93,7 +102,9 @@ pub async fn copy(
     OllamaJson(req): OllamaJson<CopyRequest>,
 ) -> Result<Response, ApiError> {
     if req.source.is_empty() || req.destination.is_empty() {
-        return Err(ApiError::BadRequest("source and destination are required".into()));
+        return Err(ApiError::BadRequest(
+            "source and destination are required".into(),
+        ));
     }
     state.engine.copy(req.source, req.destination).await?;
     Ok(StatusCode::OK.into_response())
@@ -127,7 +138,10 @@ pub async fn post_blob(
     Path(digest): Path<String>,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let chunks = body.into_data_stream().map_err(std::io::Error::other).boxed();
+    let chunks = body
+        .into_data_stream()
+        .map_err(std::io::Error::other)
+        .boxed();
     match state.engine.put_blob(digest, chunks).await? {
         true => Ok(StatusCode::CREATED.into_response()),
         false => Ok(StatusCode::OK.into_response()),
@@ -142,7 +156,10 @@ async fn progress_reply(progress: ProgressStream, streaming: bool) -> Result<Res
         while let Some(p) = progress.next().await {
             p?;
         }
-        return Ok(ok_json(&ProgressResponse { status: "success".into(), ..ProgressResponse::default() }));
+        return Ok(ok_json(&ProgressResponse {
+            status: "success".into(),
+            ..ProgressResponse::default()
+        }));
     }
     let lines = progress
         .map(Some)

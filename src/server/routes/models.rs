@@ -7,8 +7,8 @@ use serde_json::json;
 use crate::api::{PsModel, PsResponse, ShowRequest, ShowResponse, TagModel, TagsResponse};
 use crate::engine::{ModelDescription, ModelInfo};
 use crate::server::error::ApiError;
-use crate::server::modelfile;
 use crate::server::json::{ok_json, OllamaJson};
+use crate::server::modelfile;
 use crate::server::wire::local_time;
 use crate::server::AppState;
 
