@@ -492,3 +492,61 @@ impl std::io::Read for ChannelReader {
         Ok(n)
     }
 }
+
+/// `POST /api/pull`: the model's manifest and blobs fetched into the store (see
+/// [`crate::pull`]). The download stops when the stream is dropped (the client went
+/// away); blobs other pulls share keep downloading for them.
+pub fn pull(
+    registry: &Registry,
+    model: &str,
+    insecure: bool,
+) -> Result<ProgressStream, EngineError> {
+    let name = ModelName::parse(model).ok_or(EngineError::InvalidName)?;
+    let store = registry.store().clone();
+    let options = crate::pull::PullOptions {
+        insecure,
+        ..crate::pull::PullOptions::from_env()
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (progress_tx, mut progress_rx) = mpsc::channel::<crate::pull::Progress>(64);
+    let forward = tx.clone();
+    let task = tokio::spawn(async move {
+        let pulling = crate::pull::pull(&store, &name, &options, progress_tx);
+        let relay = async {
+            while let Some(p) = progress_rx.recv().await {
+                // The server ends every progress stream with its own `success`.
+                if p.status != "success" {
+                    let _ = forward.send(Ok(Progress {
+                        status: p.status,
+                        digest: p.digest.map(|d| d.to_string()),
+                        total: p.total,
+                        completed: p.completed,
+                    }));
+                }
+            }
+        };
+        let (result, ()) = tokio::join!(pulling, relay);
+        if let Err(e) = result {
+            let e = match e {
+                crate::pull::PullError::NotFound => EngineError::NotFound(e.to_string()),
+                e => EngineError::Failed(e.to_string()),
+            };
+            let _ = tx.send(Err(e));
+        }
+    });
+    let abort = AbortOnDrop(task.abort_handle());
+    let stream = tokio_stream::wrappers::UnboundedReceiverStream::new(rx);
+    Ok(Box::pin(futures::StreamExt::map(stream, move |item| {
+        let _held = &abort;
+        item
+    })))
+}
+
+/// Stops a spawned task when whoever waits for it goes away.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -185,6 +185,14 @@ impl Engine for Service {
         async move { manage::create(&self.registry, request) }.boxed()
     }
 
+    fn pull(
+        &self,
+        model: String,
+        insecure: bool,
+    ) -> BoxFuture<'_, Result<ProgressStream, EngineError>> {
+        async move { manage::pull(&self.registry, &model, insecure) }.boxed()
+    }
+
     fn copy(&self, source: String, destination: String) -> BoxFuture<'_, Result<(), EngineError>> {
         let registry = self.registry.clone();
         describe::blocking(move || manage::copy(&registry, &source, &destination)).boxed()
