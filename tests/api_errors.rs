@@ -248,8 +248,22 @@ async fn options_and_unsupported_features() {
             json!({"error": "time: missing unit in duration \"10\""})
         )
     );
-    let (s, v) = post(&format!("{base}/api/pull"), json!({"model": "smollm2"})).await;
-    assert_eq!(s, 501);
+    // A registry that refuses the connection: the stream says so on its last line.
+    let r = common::post(
+        &format!("{base}/api/pull"),
+        json!({"model": "127.0.0.1:1/library/x", "insecure": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let lines = common::ndjson_reply(r).await;
+    assert_eq!(lines[0], json!({"status": "pulling manifest"}));
+    assert!(lines.last().and_then(|l| l["error"].as_str()).is_some(), "{lines:?}");
+    let (s, v) = post(
+        &format!("{base}/api/pull"),
+        json!({"model": "127.0.0.1:1/library/x", "insecure": true, "stream": false}),
+    )
+    .await;
+    assert_eq!(s, 500, "{v}");
     assert!(v["error"].is_string());
     let (s, v) = post(&format!("{base}/v1/audio/speech"), json!({})).await;
     assert_eq!(s, 501);
