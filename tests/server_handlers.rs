@@ -245,6 +245,13 @@ impl Engine for Fake {
                 details: details(),
                 model_info,
                 template: "{{ messages }}".into(),
+                system: "Be brief.".into(),
+                parameters: json!({"stop": ["<|im_end|>"], "temperature": 0.5})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+                license: vec!["MIT".into()],
+                messages: vec![],
                 capabilities: vec!["completion".into(), "tools".into()],
                 tensors: verbose.then(|| {
                     vec![TensorInfo {
@@ -908,6 +915,18 @@ async fn model_routes() {
         .as_str()
         .expect("modelfile")
         .contains("FROM /models/tiny.gguf"));
+    // The layers as Ollama shows them: parameters `%-30s %#v`, one line per stop.
+    assert_eq!(
+        v["parameters"],
+        format!("{:<30} \"<|im_end|>\"\n{:<30} 0.5", "stop", "temperature")
+    );
+    assert_eq!((v["system"].as_str(), v["license"].as_str()), (Some("Be brief."), Some("MIT")));
+    let modelfile = v["modelfile"].as_str().expect("modelfile");
+    for line in ["SYSTEM Be brief.", "PARAMETER stop <|im_end|>", "PARAMETER temperature 0.5", "LICENSE MIT"] {
+        assert!(modelfile.lines().any(|l| l == line), "{line:?} in {modelfile}");
+    }
+    let r = post(&app, "/api/show", json!({"model": "tiny", "system": "Other."})).await;
+    assert_eq!(r.json()["system"], "Other.");
     assert_eq!(
         v["tensors"][0],
         json!({"name": "output.weight", "type": "Q4_1", "shape": [576, 49152]})
