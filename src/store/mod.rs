@@ -56,7 +56,7 @@ pub enum Origin {
     /// A manifest of the Ollama layout.
     Manifest {
         name: ModelName,
-        manifest: Manifest,
+        manifest: Box<Manifest>,
         /// Sha256 of the manifest's bytes.
         digest: Digest,
     },
@@ -179,7 +179,7 @@ impl ModelStore {
                     modified: found.modified,
                     origin: Origin::Manifest {
                         name: found.name,
-                        manifest: found.manifest,
+                        manifest: Box::new(found.manifest),
                         digest: found.digest,
                     },
                 }),
