@@ -32,16 +32,7 @@ impl ModelName {
             [h, ns, m] => (*h, *ns, *m),
             _ => return None,
         };
-        let ok = valid_part(host, 350, |c| c == '.' || c == ':' || c == '-')
-            && valid_part(namespace, 80, |c| c == '-')
-            && valid_part(model, 80, |c| c == '.' || c == '-')
-            && valid_part(tag, 80, |c| c == '.' || c == '-');
-        ok.then(|| Self {
-            host: host.to_string(),
-            namespace: namespace.to_string(),
-            model: model.to_string(),
-            tag: tag.to_string(),
-        })
+        Self::from_parts(&[host, namespace, model, tag].map(String::from))
     }
 
     /// `model:latest` in the default namespace (a loose file's stem, already valid).
