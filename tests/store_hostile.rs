@@ -274,14 +274,46 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
         assert!((400..600).contains(&status), "{path}: {status} {reply}");
         assert!(reply.contains("error"), "{reply}");
     }
-    // Deleting a broken entry touches nothing outside.
-    for name in ["linkedmanifest", "linkedblob", "linkedweights", "linkedns/m"] {
+    // Deleting a linked entry touches nothing outside: a linked manifest is not one of
+    // the store's; a manifest naming a linked blob goes, the file the link leads to stays.
+    for name in ["linkedblob", "linkedweights"] {
+        let (status, reply) = send(
+            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+        )
+        .await;
+        assert_eq!((status, reply.as_str()), (200, ""), "delete {name}");
+    }
+    for name in ["linkedmanifest", "linkedns/m"] {
         let (status, reply) = send(
             c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
         )
         .await;
         assert!((400..500).contains(&status), "delete {name}: {status} {reply}");
     }
+    // Broken downloads (not listed) can still be deleted, as with Ollama; the blobs the
+    // good model shares stay, their own go.
+    let wrong_blob = store.blob_path(&format!("sha256:{}", "c".repeat(64)));
+    assert!(wrong_blob.exists());
+    for name in ["truncated", "absent", "wrongdigest", "badconfig", "noweights", "cutgguf"] {
+        let (status, reply) = send(
+            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+        )
+        .await;
+        assert_eq!((status, reply.as_str()), (200, ""), "delete {name}");
+        assert!(!store
+            .dir
+            .join("manifests/registry.ollama.ai/library")
+            .join(name)
+            .exists());
+        let (status, _) = send(
+            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+        )
+        .await;
+        assert_eq!(status, 404, "delete {name} again");
+    }
+    assert!(!wrong_blob.exists());
+    let (hex, _) = common::smollm2_blob();
+    assert!(store.blob_path(&format!("sha256:{hex}")).exists());
     let (status, reply) = send(c.post(format!("{base}/api/generate")).json(
         &json!({"model": "good", "prompt": "hi", "stream": false, "options": {"num_predict": 1}}),
     ))

@@ -362,6 +362,16 @@ pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), 
 /// model is unloaded first (running requests finish on the weights they hold).
 pub fn delete(registry: &Registry, name: &str) -> Result<(), EngineError> {
     let store = registry.store();
+    let parsed = ModelName::parse(name).ok_or(EngineError::InvalidName)?;
+    // A manifest the listing leaves out (a blob missing or truncated, a config that does
+    // not parse) is still deleted, as by Ollama: else a broken download could never go.
+    if let Some(found) = store.manifests().find(&parsed) {
+        registry.unload(name).or_else(ignore_not_found)?;
+        store.manifests().remove(&found)?;
+        let digests: BTreeSet<Digest> = found.manifest.digests().cloned().collect();
+        store.remove_unreferenced(digests)?;
+        return Ok(());
+    }
     let model = store.resolve(name)?;
     let Origin::Manifest {
         name: stored,
