@@ -411,3 +411,43 @@ async fn a_request_template_is_used_and_a_broken_one_refused() {
     assert_eq!(status, 400, "{r}");
     assert!(r["error"].as_str().is_some_and(|e| e.contains("template")), "{r}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copying_an_ollama_manifest_keeps_its_bytes_and_digest() {
+    let f = fixture();
+    // Spacing and a field rollama does not model: a copy is still the same bytes.
+    let compact = String::from_utf8(f.manifests[0].1.clone()).expect("utf-8");
+    let spaced = compact
+        .replace("\",\"", "\", \"")
+        .replace("\"layers\":[", "\"layers\": [")
+        .replacen('{', "{\"annotations\": {\"org.example\": \"x\"}, ", 1);
+    f.store
+        .raw_manifest("registry.ollama.ai/library/spaced/latest", spaced.as_bytes());
+    let base = server().spawn_store(f.store.dir.clone()).await;
+    let r = post(
+        &format!("{base}/api/copy"),
+        json!({"source": "spaced", "destination": "someone/spaced:copy"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let copied = std::fs::read(
+        f.store
+            .dir
+            .join("manifests/registry.ollama.ai/someone/spaced/copy"),
+    )
+    .expect("copy written");
+    assert_eq!(copied, spaced.as_bytes());
+    let tags = get(format!("{base}/api/tags")).await;
+    let digest = |name: &str| {
+        tags["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .map(|m| m["digest"].clone())
+            .unwrap_or_else(|| panic!("{name} listed"))
+    };
+    let want = json!(common::sha256_hex(spaced.as_bytes()));
+    assert_eq!(digest("spaced:latest"), want);
+    assert_eq!(digest("someone/spaced:copy"), want);
+}

@@ -346,15 +346,22 @@ pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), 
         }
         e => e.into(),
     })?;
-    let manifest = match &src.origin {
-        Origin::Manifest { manifest, .. } => manifest.clone(),
+    match &src.origin {
+        // Ollama copies the manifest's bytes: the copy lists with the same digest.
+        Origin::Manifest { name, .. } => {
+            let found = store
+                .manifests()
+                .find(name)
+                .ok_or_else(|| EngineError::NotFound(format!("model \"{source}\" not found")))?;
+            store.manifests().copy(&found, &dest)?;
+        }
         Origin::Loose => {
             let (layers, config) = import_loose(store, &src)?;
             let config = store.blobs().write_bytes(&config.to_bytes())?;
-            Manifest::new(layer(manifest::CONFIG, &config), layers)
+            let manifest = Manifest::new(layer(manifest::CONFIG, &config), layers);
+            store.manifests().write(&dest, &manifest)?;
         }
-    };
-    store.manifests().write(&dest, &manifest)?;
+    }
     registry.unload(&dest.display()).or_else(ignore_not_found)
 }
 
