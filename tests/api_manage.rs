@@ -85,12 +85,21 @@ fn check_layout(store: &OllamaStore, model: &str, tag: &str) -> (Value, Vec<u8>)
         ),
         "{text}"
     );
-    assert!(!text.contains('\n') && !text.contains(": "), "not compact: {text}");
+    assert!(
+        !text.contains('\n') && !text.contains(": "),
+        "not compact: {text}"
+    );
     let manifest: Value = serde_json::from_slice(&bytes).expect("json");
     let keys: Vec<&String> = manifest.as_object().expect("object").keys().collect();
     assert_eq!(keys.len(), 4, "{text}");
     let mut all = vec![manifest["config"].clone()];
-    all.extend(manifest["layers"].as_array().expect("layers").iter().cloned());
+    all.extend(
+        manifest["layers"]
+            .as_array()
+            .expect("layers")
+            .iter()
+            .cloned(),
+    );
     for layer in &all {
         let digest = layer["digest"].as_str().expect("digest");
         let hex = digest.strip_prefix("sha256:").expect("sha256:");
@@ -139,7 +148,10 @@ async fn blobs_are_uploaded_verified_and_never_half_visible() {
     assert_eq!(c.head(&url).send().await.unwrap().status(), 200);
     let (status, _) = reply(c.post(&url).body(gguf).send().await.unwrap()).await;
     assert_eq!(status, 200);
-    assert_eq!(blob_files(&store), BTreeSet::from([format!("sha256-{hex}")]));
+    assert_eq!(
+        blob_files(&store),
+        BTreeSet::from([format!("sha256-{hex}")])
+    );
 
     // Bytes that do not hash to the digest: 400, nothing stored.
     let other = common::sha256_hex(b"the real bytes");
@@ -166,13 +178,22 @@ async fn blobs_are_uploaded_verified_and_never_half_visible() {
     }
     assert_eq!(c.head(&url).send().await.unwrap().status(), 404);
     // Only the one good blob; no temporary left behind.
-    assert_eq!(blob_files(&store), BTreeSet::from([format!("sha256-{hex}")]));
+    assert_eq!(
+        blob_files(&store),
+        BTreeSet::from([format!("sha256-{hex}")])
+    );
     // The right bytes then go in.
     let (status, _) = reply(c.post(&url).body("the real bytes").send().await.unwrap()).await;
     assert_eq!(status, 201);
     assert_eq!(c.head(&url).send().await.unwrap().status(), 200);
     // A digest that is not one.
-    let (status, body) = reply(c.head(format!("{base}/api/blobs/sha256:abc")).send().await.unwrap()).await;
+    let (status, body) = reply(
+        c.head(format!("{base}/api/blobs/sha256:abc"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
 }
 
@@ -193,7 +214,11 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     )
     .await;
     let lines = ndjson_reply(r).await;
-    assert_eq!(lines.last(), Some(&json!({"status": "success"})), "{lines:?}");
+    assert_eq!(
+        lines.last(),
+        Some(&json!({"status": "success"})),
+        "{lines:?}"
+    );
     assert!(lines.iter().all(|l| l["status"].is_string()), "{lines:?}");
     assert!(lines.iter().all(|l| l.get("error").is_none()), "{lines:?}");
 
@@ -252,7 +277,9 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&format!("[GO] You are made.\nQ: {PROMPT}\nA: Once upon a time, there was"));
+    let expected = tokens(&format!(
+        "[GO] You are made.\nQ: {PROMPT}\nA: Once upon a time, there was"
+    ));
     let ctx: Vec<u64> = r["context"]
         .as_array()
         .expect("context")
@@ -315,7 +342,8 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
         .collect();
     assert_eq!(&ctx[..expected.len()], &expected[..]);
     assert_eq!(r["eval_count"], 3, "{r}");
-    let (status, shown) = post_json(format!("{base}/api/show"), json!({"model": "remade:v2"})).await;
+    let (status, shown) =
+        post_json(format!("{base}/api/show"), json!({"model": "remade:v2"})).await;
     assert_eq!(status, 200, "{shown}");
     assert_eq!(shown["system"], "You are remade.");
     assert_eq!(shown["template"], TEMPLATE);
@@ -331,7 +359,10 @@ async fn create_refuses_what_it_cannot_do() {
     let url = format!("{base}/api/create");
     let (status, r) = post_json(url.clone(), json!({"model": "x"})).await;
     assert_eq!(status, 400);
-    assert_eq!(r, json!({"error": "neither 'from' or 'files' was specified"}));
+    assert_eq!(
+        r,
+        json!({"error": "neither 'from' or 'files' was specified"})
+    );
     let (status, r) = post_json(url.clone(), json!({"model": "../x", "from": "y"})).await;
     assert_eq!(status, 400, "{r}");
     let (status, r) = post_json(
@@ -354,7 +385,10 @@ async fn create_refuses_what_it_cannot_do() {
     )
     .await;
     assert_eq!(status, 400, "{r}");
-    assert!(r["error"].as_str().is_some_and(|e| e.contains("quantiz")), "{r}");
+    assert!(
+        r["error"].as_str().is_some_and(|e| e.contains("quantiz")),
+        "{r}"
+    );
     let missing = format!("sha256:{}", "e".repeat(64));
     let (status, r) = post_json(
         url.clone(),
@@ -430,7 +464,7 @@ async fn copy_and_delete_round_trip() {
 
     let before = blob_files(&store);
     assert_eq!(before.len(), 3, "{before:?}"); // weights, system, config
-    // The copy goes; its blobs are the original's too, so they stay.
+                                               // The copy goes; its blobs are the original's too, so they stay.
     let (status, body) = delete("copied:t1").await;
     assert_eq!((status, body.as_str()), (200, ""));
     assert_eq!(blob_files(&store), before);

@@ -33,17 +33,17 @@ fn hostile() -> (OllamaStore, std::path::PathBuf) {
 
     // Not JSON; JSON of the wrong shape; an empty file.
     store.raw_manifest("registry.ollama.ai/library/notjson/latest", b"{not json");
-    store.raw_manifest("registry.ollama.ai/library/shape/latest", br#"{"layers": 3}"#);
+    store.raw_manifest(
+        "registry.ollama.ai/library/shape/latest",
+        br#"{"layers": 3}"#,
+    );
     store.raw_manifest("registry.ollama.ai/library/empty/latest", b"");
 
     // Digests that are paths.
     for (name, digest) in [
         ("dotdot", "sha256:../../../../outside/secret".to_string()),
         ("abs", "/etc/passwd".to_string()),
-        (
-            "dotdothex",
-            format!("sha256:../{}", &"a".repeat(61)),
-        ),
+        ("dotdothex", format!("sha256:../{}", &"a".repeat(61))),
         ("nohex", format!("sha256-{}", "z".repeat(64))),
     ] {
         let bad = TestLayer {
@@ -243,17 +243,42 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
     // listed; the latter's header cannot be read, so it is left out too.
     assert_eq!(names(&base).await, ["good:latest"]);
     let c = reqwest::Client::new();
-    let (status, body) = send(c.post(format!("{base}/api/show")).json(&json!({"model": "good"}))).await;
+    let (status, body) = send(
+        c.post(format!("{base}/api/show"))
+            .json(&json!({"model": "good"})),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["system"], good_system());
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["system"],
+        good_system()
+    );
     for name in [
-        "notjson", "shape", "empty", "dotdot", "abs", "dotdothex", "nohex", "linkedblob",
-        "linkedmanifest", "linkedns/m", "linkedweights", "wrongdigest", "badconfig",
-        "truncated", "absent", "noweights", "deep", "x:ta", "x",
+        "notjson",
+        "shape",
+        "empty",
+        "dotdot",
+        "abs",
+        "dotdothex",
+        "nohex",
+        "linkedblob",
+        "linkedmanifest",
+        "linkedns/m",
+        "linkedweights",
+        "wrongdigest",
+        "badconfig",
+        "truncated",
+        "absent",
+        "noweights",
+        "deep",
+        "x:ta",
+        "x",
     ] {
         for path in ["show", "generate", "chat", "embed"] {
             let body = match path {
-                "chat" => json!({"model": name, "messages": [{"role": "user", "content": "hi"}], "stream": false}),
+                "chat" => {
+                    json!({"model": name, "messages": [{"role": "user", "content": "hi"}], "stream": false})
+                }
                 "embed" => json!({"model": name, "input": "hi"}),
                 _ => json!({"model": name, "prompt": "hi", "stream": false}),
             };
@@ -278,25 +303,38 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
     // the store's; a manifest naming a linked blob goes, the file the link leads to stays.
     for name in ["linkedblob", "linkedweights"] {
         let (status, reply) = send(
-            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+            c.delete(format!("{base}/api/delete"))
+                .json(&json!({"model": name})),
         )
         .await;
         assert_eq!((status, reply.as_str()), (200, ""), "delete {name}");
     }
     for name in ["linkedmanifest", "linkedns/m"] {
         let (status, reply) = send(
-            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+            c.delete(format!("{base}/api/delete"))
+                .json(&json!({"model": name})),
         )
         .await;
-        assert!((400..500).contains(&status), "delete {name}: {status} {reply}");
+        assert!(
+            (400..500).contains(&status),
+            "delete {name}: {status} {reply}"
+        );
     }
     // Broken downloads (not listed) can still be deleted, as with Ollama; the blobs the
     // good model shares stay, their own go.
     let wrong_blob = store.blob_path(&format!("sha256:{}", "c".repeat(64)));
     assert!(wrong_blob.exists());
-    for name in ["truncated", "absent", "wrongdigest", "badconfig", "noweights", "cutgguf"] {
+    for name in [
+        "truncated",
+        "absent",
+        "wrongdigest",
+        "badconfig",
+        "noweights",
+        "cutgguf",
+    ] {
         let (status, reply) = send(
-            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+            c.delete(format!("{base}/api/delete"))
+                .json(&json!({"model": name})),
         )
         .await;
         assert_eq!((status, reply.as_str()), (200, ""), "delete {name}");
@@ -306,7 +344,8 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
             .join(name)
             .exists());
         let (status, _) = send(
-            c.delete(format!("{base}/api/delete")).json(&json!({"model": name})),
+            c.delete(format!("{base}/api/delete"))
+                .json(&json!({"model": name})),
         )
         .await;
         assert_eq!(status, 404, "delete {name} again");
@@ -321,7 +360,10 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
     assert_eq!(status, 200, "{reply}");
     assert_eq!(names(&base).await, ["good:latest"]);
     assert_eq!(tree(&outside), before);
-    assert_eq!(std::fs::read_to_string(outside.join("secret.txt")).unwrap(), SECRET);
+    assert_eq!(
+        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        SECRET
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -373,7 +415,11 @@ async fn hostile_names_are_refused_everywhere() {
             .await;
             expect_4xx(path, s, &r);
         }
-        let (s, r) = send(c.delete(format!("{base}/api/delete")).json(&json!({"model": name}))).await;
+        let (s, r) = send(
+            c.delete(format!("{base}/api/delete"))
+                .json(&json!({"model": name})),
+        )
+        .await;
         expect_4xx("delete", s, &r);
         let (s, r) = send(
             c.post(format!("{base}/api/copy"))
@@ -399,9 +445,10 @@ async fn hostile_names_are_refused_everywhere() {
         )
         .await;
         expect_4xx("create from", s, &r);
-        let (s, r) = send(c.post(format!("{base}/api/create")).json(
-            &json!({"model": "fine3", "files": {name: digest}, "stream": false}),
-        ))
+        let (s, r) = send(
+            c.post(format!("{base}/api/create"))
+                .json(&json!({"model": "fine3", "files": {name: digest}, "stream": false})),
+        )
         .await;
         expect_4xx("create files", s, &r);
     }
@@ -439,10 +486,6 @@ async fn hostile_names_are_refused_everywhere() {
     assert_eq!(top, ["blobs", "manifests"]);
     assert!(!store.dir.parent().expect("tmp").join("x").exists());
     // The server still answers, and still serves the good model.
-    let r = post(
-        &format!("{base}/api/show"),
-        json!({"model": "good:latest"}),
-    )
-    .await;
+    let r = post(&format!("{base}/api/show"), json!({"model": "good:latest"})).await;
     assert_eq!(r.status(), 200);
 }
