@@ -138,15 +138,22 @@ async fn blobs_are_uploaded_verified_and_never_half_visible() {
     let c = reqwest::Client::new();
     let (hex, size) = common::smollm2_blob();
     let url = format!("{base}/api/blobs/sha256:{hex}");
-    assert_eq!(c.head(&url).send().await.unwrap().status(), 404);
+    assert_eq!(c.head(&url).send().await.expect("present").status(), 404);
     let gguf = std::fs::read(common::model_path("smollm2")).expect("gguf");
-    let (status, body) = reply(c.post(&url).body(gguf.clone()).send().await.unwrap()).await;
+    let (status, body) = reply(
+        c.post(&url)
+            .body(gguf.clone())
+            .send()
+            .await
+            .expect("present"),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body, "");
     let blob = store.dir.join("blobs").join(format!("sha256-{hex}"));
     assert_eq!(std::fs::metadata(&blob).expect("blob").len(), size);
-    assert_eq!(c.head(&url).send().await.unwrap().status(), 200);
-    let (status, _) = reply(c.post(&url).body(gguf).send().await.unwrap()).await;
+    assert_eq!(c.head(&url).send().await.expect("present").status(), 200);
+    let (status, _) = reply(c.post(&url).body(gguf).send().await.expect("present")).await;
     assert_eq!(status, 200);
     assert_eq!(
         blob_files(&store),
@@ -156,13 +163,20 @@ async fn blobs_are_uploaded_verified_and_never_half_visible() {
     // Bytes that do not hash to the digest: 400, nothing stored.
     let other = common::sha256_hex(b"the real bytes");
     let url = format!("{base}/api/blobs/sha256:{other}");
-    let (status, body) = reply(c.post(&url).body("other bytes").send().await.unwrap()).await;
+    let (status, body) = reply(
+        c.post(&url)
+            .body("other bytes")
+            .send()
+            .await
+            .expect("present"),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("digest"), "{body}");
     // A truncated upload of the right bytes: the same.
-    let (status, body) = reply(c.post(&url).body("the real").send().await.unwrap()).await;
+    let (status, body) = reply(c.post(&url).body("the real").send().await.expect("present")).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(c.head(&url).send().await.unwrap().status(), 404);
+    assert_eq!(c.head(&url).send().await.expect("present").status(), 404);
     // A body that breaks off midway.
     let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
         Ok(b"the real".to_vec()),
@@ -176,22 +190,29 @@ async fn blobs_are_uploaded_verified_and_never_half_visible() {
     if let Ok(r) = aborted {
         assert!(r.status().as_u16() >= 400, "{}", r.status());
     }
-    assert_eq!(c.head(&url).send().await.unwrap().status(), 404);
+    assert_eq!(c.head(&url).send().await.expect("present").status(), 404);
     // Only the one good blob; no temporary left behind.
     assert_eq!(
         blob_files(&store),
         BTreeSet::from([format!("sha256-{hex}")])
     );
     // The right bytes then go in.
-    let (status, _) = reply(c.post(&url).body("the real bytes").send().await.unwrap()).await;
+    let (status, _) = reply(
+        c.post(&url)
+            .body("the real bytes")
+            .send()
+            .await
+            .expect("present"),
+    )
+    .await;
     assert_eq!(status, 201);
-    assert_eq!(c.head(&url).send().await.unwrap().status(), 200);
+    assert_eq!(c.head(&url).send().await.expect("present").status(), 200);
     // A digest that is not one.
     let (status, body) = reply(
         c.head(format!("{base}/api/blobs/sha256:abc"))
             .send()
             .await
-            .unwrap(),
+            .expect("present"),
     )
     .await;
     assert_eq!(status, 400, "{body}");
@@ -235,25 +256,26 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     assert_eq!(manifest["layers"][0]["digest"], weights.digest);
     assert_eq!(manifest["layers"][0]["size"], weights.size);
     assert_eq!(
-        layer_blob(&store, &manifest, "application/vnd.ollama.image.template").unwrap(),
+        layer_blob(&store, &manifest, "application/vnd.ollama.image.template").expect("present"),
         TEMPLATE.as_bytes()
     );
     assert_eq!(
-        layer_blob(&store, &manifest, "application/vnd.ollama.image.system").unwrap(),
+        layer_blob(&store, &manifest, "application/vnd.ollama.image.system").expect("present"),
         b"You are made."
     );
     let params: Value = serde_json::from_slice(
-        &layer_blob(&store, &manifest, "application/vnd.ollama.image.params").unwrap(),
+        &layer_blob(&store, &manifest, "application/vnd.ollama.image.params").expect("present"),
     )
-    .unwrap();
+    .expect("present");
     assert_eq!(
         params,
         json!({"num_predict": 3, "temperature": 0, "stop": ["<|im_end|>"]})
     );
     let config: Value = serde_json::from_slice(
-        &std::fs::read(store.blob_path(manifest["config"]["digest"].as_str().unwrap())).unwrap(),
+        &std::fs::read(store.blob_path(manifest["config"]["digest"].as_str().expect("present")))
+            .expect("present"),
     )
-    .unwrap();
+    .expect("present");
     assert_eq!(config["model_format"], "gguf");
     assert_eq!(config["model_family"], "llama");
     assert_eq!(config["model_families"], json!(["llama"]));
@@ -262,11 +284,11 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     // Listed with the manifest's digest.
     let tags: Value = reqwest::get(format!("{base}/api/tags"))
         .await
-        .unwrap()
+        .expect("present")
         .json()
         .await
-        .unwrap();
-    assert_eq!(tags["models"].as_array().unwrap().len(), 1);
+        .expect("present");
+    assert_eq!(tags["models"].as_array().expect("present").len(), 1);
     assert_eq!(tags["models"][0]["name"], "made:latest");
     assert_eq!(tags["models"][0]["digest"], common::sha256_hex(&bytes));
 
@@ -284,7 +306,7 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
         .as_array()
         .expect("context")
         .iter()
-        .map(|t| t.as_u64().unwrap())
+        .map(|t| t.as_u64().expect("present"))
         .collect();
     assert_eq!(&ctx[..expected.len()], &expected[..]);
     assert_eq!(r["eval_count"], 3, "{r}");
@@ -302,7 +324,7 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     let digest_of = |m: &Value, t: &str| {
         m["layers"]
             .as_array()
-            .unwrap()
+            .expect("present")
             .iter()
             .find(|l| l["mediaType"] == t)
             .map(|l| l["digest"].clone())
@@ -315,7 +337,7 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
         assert_eq!(digest_of(&derived, t), digest_of(&manifest, t), "{t}");
     }
     assert_eq!(
-        layer_blob(&store, &derived, "application/vnd.ollama.image.system").unwrap(),
+        layer_blob(&store, &derived, "application/vnd.ollama.image.system").expect("present"),
         b"You are remade."
     );
     assert_eq!(
@@ -336,9 +358,9 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     ));
     let ctx: Vec<u64> = r["context"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
-        .map(|t| t.as_u64().unwrap())
+        .map(|t| t.as_u64().expect("present"))
         .collect();
     assert_eq!(&ctx[..expected.len()], &expected[..]);
     assert_eq!(r["eval_count"], 3, "{r}");
@@ -450,7 +472,7 @@ async fn copy_and_delete_round_trip() {
                     .json(&body)
                     .send()
                     .await
-                    .unwrap(),
+                    .expect("present"),
             )
             .await
         }
@@ -458,7 +480,7 @@ async fn copy_and_delete_round_trip() {
     let (status, body) = delete("nothere").await;
     assert_eq!(status, 404);
     assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap(),
+        serde_json::from_str::<Value>(&body).expect("present"),
         json!({"error": "model 'nothere' not found"})
     );
 

@@ -135,7 +135,7 @@ fn hostile() -> (OllamaStore, std::path::PathBuf) {
     store.manifest(
         "registry.ollama.ai/library/badconfig/latest",
         &bad_config,
-        &[weights.clone()],
+        std::slice::from_ref(&weights),
     );
     // Weights whose size differs from the manifest's (a truncated copy).
     let longer = TestLayer {
@@ -169,7 +169,7 @@ fn hostile() -> (OllamaStore, std::path::PathBuf) {
     store.manifest(
         "registry.ollama.ai/library/noweights/latest",
         &config,
-        &[system.clone()],
+        std::slice::from_ref(&system),
     );
 
     // Directory names that are not valid name parts, and too deep a tree.
@@ -250,7 +250,7 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(
-        serde_json::from_str::<Value>(&body).unwrap()["system"],
+        serde_json::from_str::<Value>(&body).expect("present")["system"],
         good_system()
     );
     for name in [
@@ -361,7 +361,7 @@ async fn broken_entries_are_left_out_and_the_rest_served() {
     assert_eq!(names(&base).await, ["good:latest"]);
     assert_eq!(tree(&outside), before);
     assert_eq!(
-        std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+        std::fs::read_to_string(outside.join("secret.txt")).expect("present"),
         SECRET
     );
 }

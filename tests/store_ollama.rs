@@ -135,7 +135,10 @@ async fn tags_list_the_manifests_with_ollama_names_digests_and_sizes() {
     let base = server().spawn_store(f.store.dir.clone()).await;
     let tags = get(format!("{base}/api/tags")).await;
     let models = tags["models"].as_array().expect("models");
-    let mut names: Vec<&str> = models.iter().map(|m| m["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = models
+        .iter()
+        .map(|m| m["name"].as_str().expect("present"))
+        .collect();
     names.sort();
     assert_eq!(
         names,
@@ -158,12 +161,12 @@ async fn tags_list_the_manifests_with_ollama_names_digests_and_sizes() {
         assert_eq!(m["model"], name);
         assert_eq!(m["digest"], common::sha256_hex(bytes), "{name}");
         let manifest: Value = serde_json::from_slice(bytes).expect("json");
-        let size: u64 = manifest["config"]["size"].as_u64().unwrap()
+        let size: u64 = manifest["config"]["size"].as_u64().expect("present")
             + manifest["layers"]
                 .as_array()
-                .unwrap()
+                .expect("present")
                 .iter()
-                .map(|l| l["size"].as_u64().unwrap())
+                .map(|l| l["size"].as_u64().expect("present"))
                 .sum::<u64>();
         assert_eq!(m["size"], size, "{name}");
         assert!(size > weights_size);
@@ -470,7 +473,7 @@ async fn copying_an_ollama_manifest_keeps_its_bytes_and_digest() {
     let digest = |name: &str| {
         tags["models"]
             .as_array()
-            .unwrap()
+            .expect("present")
             .iter()
             .find(|m| m["name"] == name)
             .map(|m| m["digest"].clone())

@@ -423,6 +423,8 @@ pub fn parse_digest(digest: &str) -> Result<Digest, EngineError> {
         .ok_or_else(|| EngineError::BadRequest(format!("invalid digest format: {digest:?}")))
 }
 
+// Kept here, not last: the blob and pull code below changes often.
+#[allow(clippy::items_after_test_module)]
 #[cfg(test)]
 mod tests {
     use super::safe_file_name;

@@ -56,7 +56,7 @@ pub enum Origin {
     /// A manifest of the Ollama layout.
     Manifest {
         name: ModelName,
-        manifest: Manifest,
+        manifest: Box<Manifest>,
         /// Sha256 of the manifest's bytes.
         digest: Digest,
     },
@@ -75,7 +75,7 @@ impl StoredModel {
 
     pub fn manifest(&self) -> Option<&Manifest> {
         match &self.origin {
-            Origin::Manifest { manifest, .. } => Some(manifest),
+            Origin::Manifest { manifest, .. } => Some(manifest.as_ref()),
             Origin::Loose => None,
         }
     }
@@ -179,7 +179,7 @@ impl ModelStore {
                     modified: found.modified,
                     origin: Origin::Manifest {
                         name: found.name,
-                        manifest: found.manifest,
+                        manifest: Box::new(found.manifest),
                         digest: found.digest,
                     },
                 }),
