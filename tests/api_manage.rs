@@ -519,3 +519,63 @@ async fn copy_and_delete_round_trip() {
     assert!(blob_files(&store).is_empty(), "{:?}", blob_files(&store));
     assert!(names(&base).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn created_messages_and_licenses_are_layers_shown_and_seeded() {
+    let store = OllamaStore::new();
+    let weights = store.weights();
+    let base = server().spawn_store(store.dir.clone()).await;
+    let seeded =
+        json!([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}]);
+    let (status, r) = post_json(
+        format!("{base}/api/create"),
+        json!({
+            "model": "seeded",
+            "files": {"m.gguf": weights.digest},
+            "template": TEMPLATE,
+            "system": "Sys.",
+            "messages": seeded,
+            "license": ["L1", "L2"],
+            "parameters": {"num_predict": 2, "temperature": 0},
+            "stream": false,
+        }),
+    )
+    .await;
+    assert_eq!((status, r), (200, json!({"status": "success"})));
+    let (manifest, _) = check_layout(&store, "seeded", "latest");
+    let types = media_types(&manifest);
+    assert_eq!(
+        types.iter().filter(|t| t.ends_with(".license")).count(),
+        2,
+        "{types:?}"
+    );
+    let messages: Value = serde_json::from_slice(
+        &layer_blob(&store, &manifest, "application/vnd.ollama.image.messages").expect("layer"),
+    )
+    .expect("json");
+    assert_eq!(messages, seeded);
+    let (status, shown) = post_json(format!("{base}/api/show"), json!({"model": "seeded"})).await;
+    assert_eq!(status, 200, "{shown}");
+    assert_eq!(shown["messages"], seeded);
+    assert_eq!(shown["license"], "L1\nL2");
+    // A legacy template renders the seeded turn, then the prompt (Ollama's `.Prompt`
+    // turn-by-turn rendering; the system only in the first turn). A template naming no
+    // `.Response` gets one appended at parse, as Ollama's, so the seeded reply shows.
+    let (status, r) = post_json(
+        format!("{base}/api/generate"),
+        json!({"model": "seeded", "prompt": PROMPT, "stream": false}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let expected = tokens(&format!(
+        "[GO] Sys.\nQ: Hi\nA: Once upon a time, there wasHello!Q: {PROMPT}\nA: Once upon a time, there was"
+    ));
+    let ctx: Vec<u64> = r["context"]
+        .as_array()
+        .expect("context")
+        .iter()
+        .map(|t| t.as_u64().expect("token"))
+        .collect();
+    assert_eq!(&ctx[..expected.len()], &expected[..]);
+    assert_eq!(ctx.len(), expected.len() + 2, "{r}");
+}
