@@ -153,8 +153,12 @@ async fn blobs_are_uploaded_verified_and_never_half_visible() {
     let blob = store.dir.join("blobs").join(format!("sha256-{hex}"));
     assert_eq!(std::fs::metadata(&blob).expect("blob").len(), size);
     assert_eq!(c.head(&url).send().await.expect("present").status(), 200);
-    let (status, _) = reply(c.post(&url).body(gguf).send().await.expect("present")).await;
+    // Present: 200 at once, the body unread (as Ollama's; a large one would be cut off
+    // mid-send, so a short one here).
+    drop(gguf);
+    let (status, _) = reply(c.post(&url).body("unread").send().await.expect("present")).await;
     assert_eq!(status, 200);
+    assert_eq!(std::fs::metadata(&blob).expect("blob").len(), size);
     assert_eq!(
         blob_files(&store),
         BTreeSet::from([format!("sha256-{hex}")])
@@ -448,6 +452,32 @@ async fn copy_and_delete_round_trip() {
     assert_eq!(copy_bytes, orig_bytes);
     assert_eq!(names(&base).await, ["copied:t1", "orig:latest"]);
 
+    // A name differing from a stored one only in case is refused (Ollama's
+    // `checkNameExists`); the same name is replaced.
+    let (status, r) = post_json(
+        format!("{base}/api/copy"),
+        json!({"source": "orig", "destination": "Copied:T1"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(r, json!({"error": "a model with that name already exists"}));
+    let (status, r) = post_json(
+        format!("{base}/api/create"),
+        json!({"model": "ORIG", "from": "orig", "system": "x", "stream": false}),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(r, json!({"error": "a model with that name already exists"}));
+    let (status, body) = reply(
+        post(
+            &format!("{base}/api/copy"),
+            json!({"source": "orig", "destination": "copied:t1"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (200, ""));
+    assert_eq!(names(&base).await, ["copied:t1", "orig:latest"]);
     let (status, r) = post_json(
         format!("{base}/api/copy"),
         json!({"source": "missing", "destination": "y"}),

@@ -56,6 +56,7 @@ pub struct CreateRequest {
 /// model on a blocking thread, reporting each step.
 pub fn create(registry: &Registry, req: CreateRequest) -> Result<ProgressStream, EngineError> {
     let name = ModelName::parse(&req.model).ok_or(EngineError::InvalidName)?;
+    check_name_free(registry.store(), &name)?;
     if req.from.as_deref().is_none_or(str::is_empty) && req.files.is_empty() {
         return Err(EngineError::BadRequest(
             "neither 'from' or 'files' was specified".into(),
@@ -334,12 +335,24 @@ fn safe_file_name(name: &str) -> bool {
         })
 }
 
+/// Ollama's `checkNameExists`: a name that differs from a stored one only in case is
+/// refused (the same name is replaced).
+fn check_name_free(store: &ModelStore, name: &ModelName) -> Result<(), EngineError> {
+    match store.manifests().find(name) {
+        Some(found) if found.name != *name => Err(EngineError::BadRequest(
+            "a model with that name already exists".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `POST /api/copy`: the destination names the same manifest (a loose source is put into
 /// the Ollama layout first).
 pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), EngineError> {
     let store = registry.store();
     let dest = ModelName::parse(destination).ok_or(EngineError::InvalidName)?;
     ModelName::parse(source).ok_or(EngineError::InvalidName)?;
+    check_name_free(store, &dest)?;
     let src = store.resolve(source).map_err(|e| match e {
         crate::store::StoreError::NotFound(_) => {
             EngineError::NotFound(format!("model \"{source}\" not found"))
