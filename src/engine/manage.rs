@@ -56,6 +56,7 @@ pub struct CreateRequest {
 /// model on a blocking thread, reporting each step.
 pub fn create(registry: &Registry, req: CreateRequest) -> Result<ProgressStream, EngineError> {
     let name = ModelName::parse(&req.model).ok_or(EngineError::InvalidName)?;
+    check_name_free(registry.store(), &name)?;
     if req.from.as_deref().is_none_or(str::is_empty) && req.files.is_empty() {
         return Err(EngineError::BadRequest(
             "neither 'from' or 'files' was specified".into(),
@@ -334,27 +335,46 @@ fn safe_file_name(name: &str) -> bool {
         })
 }
 
+/// Ollama's `checkNameExists`: a name that differs from a stored one only in case is
+/// refused (the same name is replaced).
+fn check_name_free(store: &ModelStore, name: &ModelName) -> Result<(), EngineError> {
+    match store.manifests().find(name) {
+        Some(found) if found.name != *name => Err(EngineError::BadRequest(
+            "a model with that name already exists".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// `POST /api/copy`: the destination names the same manifest (a loose source is put into
 /// the Ollama layout first).
 pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), EngineError> {
     let store = registry.store();
     let dest = ModelName::parse(destination).ok_or(EngineError::InvalidName)?;
     ModelName::parse(source).ok_or(EngineError::InvalidName)?;
+    check_name_free(store, &dest)?;
     let src = store.resolve(source).map_err(|e| match e {
         crate::store::StoreError::NotFound(_) => {
             EngineError::NotFound(format!("model \"{source}\" not found"))
         }
         e => e.into(),
     })?;
-    let manifest = match &src.origin {
-        Origin::Manifest { manifest, .. } => (**manifest).clone(),
+    match &src.origin {
+        // Ollama copies the manifest's bytes: the copy lists with the same digest.
+        Origin::Manifest { name, .. } => {
+            let found = store
+                .manifests()
+                .find(name)
+                .ok_or_else(|| EngineError::NotFound(format!("model \"{source}\" not found")))?;
+            store.manifests().copy(&found, &dest)?;
+        }
         Origin::Loose => {
             let (layers, config) = import_loose(store, &src)?;
             let config = store.blobs().write_bytes(&config.to_bytes())?;
-            Manifest::new(layer(manifest::CONFIG, &config), layers)
+            let manifest = Manifest::new(layer(manifest::CONFIG, &config), layers);
+            store.manifests().write(&dest, &manifest)?;
         }
-    };
-    store.manifests().write(&dest, &manifest)?;
+    }
     registry.unload(&dest.display()).or_else(ignore_not_found)
 }
 
@@ -362,6 +382,16 @@ pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), 
 /// model is unloaded first (running requests finish on the weights they hold).
 pub fn delete(registry: &Registry, name: &str) -> Result<(), EngineError> {
     let store = registry.store();
+    let parsed = ModelName::parse(name).ok_or(EngineError::InvalidName)?;
+    // A manifest the listing leaves out (a blob missing or truncated, a config that does
+    // not parse) is still deleted, as by Ollama: else a broken download could never go.
+    if let Some(found) = store.manifests().find(&parsed) {
+        registry.unload(name).or_else(ignore_not_found)?;
+        store.manifests().remove(&found)?;
+        let digests: BTreeSet<Digest> = found.manifest.digests().cloned().collect();
+        store.remove_unreferenced(digests)?;
+        return Ok(());
+    }
     let model = store.resolve(name)?;
     let Origin::Manifest {
         name: stored,

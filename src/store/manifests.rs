@@ -77,21 +77,39 @@ impl Manifests {
     /// Writes (or replaces) the manifest of `name` atomically. An existing entry whose
     /// spelling differs only in case is replaced in place, keeping its spelling.
     pub fn write(&self, name: &ModelName, manifest: &Manifest) -> Result<Digest, StoreError> {
+        self.write_bytes(name, &manifest.to_bytes())
+    }
+
+    /// Writes `source`'s bytes as they are under `name` (Ollama's copy: the same bytes,
+    /// so the same digest in `/api/tags`, whatever fields or spacing they hold).
+    pub fn copy(&self, source: &FoundManifest, name: &ModelName) -> Result<Digest, StoreError> {
+        let (_, digest, _) = read(&source.path)?;
+        if digest != source.digest {
+            return Err(StoreError::Corrupt(format!(
+                "the manifest of {} changed while being copied",
+                source.name.display()
+            )));
+        }
+        let bytes =
+            std::fs::read(&source.path).map_err(|e| StoreError::Io(source.path.clone(), e))?;
+        self.write_bytes(name, &bytes)
+    }
+
+    fn write_bytes(&self, name: &ModelName, bytes: &[u8]) -> Result<Digest, StoreError> {
         let path = match self.find(name) {
             Some(existing) => existing.path,
             None => self.path_for(name),
         };
-        let bytes = manifest.to_bytes();
         let io = |p: &Path, e| StoreError::Io(p.to_path_buf(), e);
         let parent = path.parent().unwrap_or(&self.dir);
         std::fs::create_dir_all(parent).map_err(|e| io(parent, e))?;
         let temp = parent.join(format!(".manifest-{}", unique()));
-        std::fs::write(&temp, &bytes).map_err(|e| io(&temp, e))?;
+        std::fs::write(&temp, bytes).map_err(|e| io(&temp, e))?;
         std::fs::rename(&temp, &path).map_err(|e| {
             let _ = std::fs::remove_file(&temp);
             io(&path, e)
         })?;
-        Ok(Digest::of_bytes(&bytes))
+        Ok(Digest::of_bytes(bytes))
     }
 
     /// Removes the manifest of `name` and the directories it leaves empty.

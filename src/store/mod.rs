@@ -75,7 +75,7 @@ impl StoredModel {
 
     pub fn manifest(&self) -> Option<&Manifest> {
         match &self.origin {
-            Origin::Manifest { manifest, .. } => Some(manifest),
+            Origin::Manifest { manifest, .. } => Some(manifest.as_ref()),
             Origin::Loose => None,
         }
     }
@@ -197,6 +197,9 @@ impl ModelStore {
         blobs: &Blobs,
     ) -> Result<(PathBuf, Format), StoreError> {
         check_blobs(manifest, blobs)?;
+        // As Ollama's listing: a model whose config (or another layer) cannot be read is
+        // left out, not listed and then refused on every request.
+        Layers::read(manifest, blobs)?;
         if let Some(layer) = manifest.layer(manifest::MODEL) {
             let (path, _) = blobs
                 .find(&layer.digest)

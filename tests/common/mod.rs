@@ -252,3 +252,165 @@ pub async fn ndjson_reply(r: reqwest::Response) -> Vec<serde_json::Value> {
     assert_eq!(r.status(), 200);
     ndjson(&r.text().await.expect("body"))
 }
+
+/// Hex sha256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Hex sha256 and size of the smollm2 GGUF, hashed once per test binary (~100 MB).
+pub fn smollm2_blob() -> (String, u64) {
+    static DIGEST: OnceLock<(String, u64)> = OnceLock::new();
+    DIGEST
+        .get_or_init(|| {
+            use sha2::Digest as _;
+            use std::io::Read;
+            let path = model_path("smollm2");
+            let mut file = std::fs::File::open(&path).expect("open gguf");
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; 1 << 20];
+            let mut size = 0u64;
+            loop {
+                let n = file.read(&mut buf).expect("read gguf");
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                size += n as u64;
+            }
+            let hex = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (hex, size)
+        })
+        .clone()
+}
+
+/// The smollm2 tokenizer, read from its GGUF.
+pub fn smollm2_tokenizer() -> &'static rollama::text::Tokenizer {
+    static TOK: OnceLock<rollama::text::Tokenizer> = OnceLock::new();
+    TOK.get_or_init(|| {
+        let file = rollama::model::Checkpoint::open(&model_path("smollm2")).expect("open gguf");
+        rollama::text::Tokenizer::from_gguf(file.metadata()).expect("tokenizer")
+    })
+}
+
+/// A layer of a manifest: media type, `sha256:<hex>`, size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestLayer {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+}
+
+pub const MT_MODEL: &str = "application/vnd.ollama.image.model";
+pub const MT_TEMPLATE: &str = "application/vnd.ollama.image.template";
+pub const MT_SYSTEM: &str = "application/vnd.ollama.image.system";
+pub const MT_PARAMS: &str = "application/vnd.ollama.image.params";
+pub const MT_MESSAGES: &str = "application/vnd.ollama.image.messages";
+pub const MT_LICENSE: &str = "application/vnd.ollama.image.license";
+pub const MT_CONFIG: &str = "application/vnd.docker.container.image.v1+json";
+pub const MT_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+
+/// A store in Ollama's layout, written by the test exactly as Ollama writes it.
+pub struct OllamaStore {
+    pub dir: PathBuf,
+}
+
+impl OllamaStore {
+    /// An empty store directory (unique per call).
+    pub fn new() -> Self {
+        Self {
+            dir: temp_store(&[]),
+        }
+    }
+
+    pub fn blob_path(&self, digest: &str) -> PathBuf {
+        self.dir
+            .join("blobs")
+            .join(digest.replacen("sha256:", "sha256-", 1))
+    }
+
+    /// Writes `bytes` as the blob of their digest.
+    pub fn blob(&self, media_type: &str, bytes: &[u8]) -> TestLayer {
+        let digest = format!("sha256:{}", sha256_hex(bytes));
+        let path = self.blob_path(&digest);
+        std::fs::create_dir_all(path.parent().expect("blobs")).expect("blobs dir");
+        std::fs::write(&path, bytes).expect("write blob");
+        TestLayer {
+            media_type: media_type.into(),
+            digest,
+            size: bytes.len() as u64,
+        }
+    }
+
+    /// The smollm2 GGUF hard-linked in as the weights blob.
+    pub fn weights(&self) -> TestLayer {
+        let (hex, size) = smollm2_blob();
+        let digest = format!("sha256:{hex}");
+        let path = self.blob_path(&digest);
+        std::fs::create_dir_all(path.parent().expect("blobs")).expect("blobs dir");
+        if !path.exists() {
+            let source = std::fs::canonicalize(model_path("smollm2")).expect("canonical");
+            if std::fs::hard_link(&source, &path).is_err() {
+                std::fs::copy(&source, &path).expect("copy gguf");
+            }
+        }
+        TestLayer {
+            media_type: MT_MODEL.into(),
+            digest,
+            size,
+        }
+    }
+
+    /// Ollama's config blob for smollm2.
+    pub fn config(&self) -> TestLayer {
+        self.blob(
+            MT_CONFIG,
+            br#"{"model_format":"gguf","model_family":"llama","model_families":["llama"],"model_type":"134.52M","file_type":"Q4_1","architecture":"amd64","os":"linux"}"#,
+        )
+    }
+
+    /// Writes the manifest at `manifests/<rel>` (`host/namespace/model/tag`); its bytes.
+    pub fn manifest(&self, rel: &str, config: &TestLayer, layers: &[TestLayer]) -> Vec<u8> {
+        let bytes = manifest_bytes(config, layers);
+        self.raw_manifest(rel, &bytes);
+        bytes
+    }
+
+    /// Writes any bytes as the manifest at `manifests/<rel>`.
+    pub fn raw_manifest(&self, rel: &str, bytes: &[u8]) -> PathBuf {
+        let path = self.dir.join("manifests").join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("manifest dir");
+        std::fs::write(&path, bytes).expect("write manifest");
+        path
+    }
+}
+
+impl Default for OllamaStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A manifest's bytes as Ollama writes them: compact JSON, fields in Go struct order.
+pub fn manifest_bytes(config: &TestLayer, layers: &[TestLayer]) -> Vec<u8> {
+    let layer = |l: &TestLayer| {
+        format!(
+            r#"{{"mediaType":"{}","digest":"{}","size":{}}}"#,
+            l.media_type, l.digest, l.size
+        )
+    };
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"{MT_MANIFEST}","config":{},"layers":[{}]}}"#,
+        layer(config),
+        layers.iter().map(layer).collect::<Vec<_>>().join(",")
+    )
+    .into_bytes()
+}
