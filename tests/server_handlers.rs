@@ -245,6 +245,10 @@ impl Engine for Fake {
                 details: details(),
                 model_info,
                 template: "{{ messages }}".into(),
+                system: String::new(),
+                parameters: Map::new(),
+                license: vec![],
+                messages: vec![],
                 capabilities: vec!["completion".into(), "tools".into()],
                 tensors: verbose.then(|| {
                     vec![TensorInfo {

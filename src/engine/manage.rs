@@ -349,7 +349,7 @@ pub fn copy(registry: &Registry, source: &str, destination: &str) -> Result<(), 
         e => e.into(),
     })?;
     let manifest = match &src.origin {
-        Origin::Manifest { manifest, .. } => manifest.clone(),
+        Origin::Manifest { manifest, .. } => (**manifest).clone(),
         Origin::Loose => {
             let (layers, config) = import_loose(store, &src)?;
             let config = store.blobs().write_bytes(&config.to_bytes())?;
@@ -406,30 +406,6 @@ pub fn has_blob(store: &ModelStore, digest: &str) -> Result<bool, EngineError> {
 pub fn parse_digest(digest: &str) -> Result<Digest, EngineError> {
     Digest::parse(digest)
         .ok_or_else(|| EngineError::BadRequest(format!("invalid digest format: {digest:?}")))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_file_name;
-
-    #[test]
-    fn file_names_stay_inside_the_model() {
-        for ok in ["model.gguf", "config.json", "1_Pooling/config.json"] {
-            assert!(safe_file_name(ok), "{ok}");
-        }
-        for bad in [
-            "",
-            "/etc/passwd",
-            "../x.gguf",
-            "a/../b",
-            ".x",
-            "a/b/c",
-            "a\\b",
-            "a//b",
-        ] {
-            assert!(!safe_file_name(bad), "{bad}");
-        }
-    }
 }
 
 /// The body of a blob upload, chunk by chunk; an `Err` is the connection failing.
@@ -550,5 +526,29 @@ struct AbortOnDrop(tokio::task::AbortHandle);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_file_name;
+
+    #[test]
+    fn file_names_stay_inside_the_model() {
+        for ok in ["model.gguf", "config.json", "1_Pooling/config.json"] {
+            assert!(safe_file_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x.gguf",
+            "a/../b",
+            ".x",
+            "a/b/c",
+            "a\\b",
+            "a//b",
+        ] {
+            assert!(!safe_file_name(bad), "{bad}");
+        }
     }
 }

@@ -216,14 +216,14 @@ impl Plan {
         let nx = dims.last().copied().unwrap_or(0);
         let mut t = self.adjusted(name, nx, target);
         // A row that does not split into whole blocks falls back to a type it does.
-        if nx % t.block_size() != 0 {
+        if !nx.is_multiple_of(t.block_size()) {
             t = match t {
                 GgmlDType::Q4K => GgmlDType::Q5_0,
                 GgmlDType::Q5K => GgmlDType::Q5_1,
                 GgmlDType::Q6K => GgmlDType::Q8_0,
                 t => t,
             };
-            if nx % t.block_size() != 0 {
+            if !nx.is_multiple_of(t.block_size()) {
                 t = GgmlDType::F16;
             }
         }
@@ -235,7 +235,7 @@ impl Plan {
         let mut t = target.base();
         let q4k = matches!(target, Target::Q4KS | Target::Q4KM);
         if name == "output.weight" || (!self.has_output && name == "token_embd.weight") {
-            if nx % t.block_size() != 0 {
+            if !nx.is_multiple_of(t.block_size()) {
                 t = Q8_0;
             } else if t != Q8_0 {
                 t = Q6K;

@@ -56,7 +56,8 @@ pub enum Origin {
     /// A manifest of the Ollama layout.
     Manifest {
         name: ModelName,
-        manifest: Manifest,
+        // Boxed: a manifest is large next to `Loose`.
+        manifest: Box<Manifest>,
         /// Sha256 of the manifest's bytes.
         digest: Digest,
     },
@@ -179,7 +180,7 @@ impl ModelStore {
                     modified: found.modified,
                     origin: Origin::Manifest {
                         name: found.name,
-                        manifest: found.manifest,
+                        manifest: Box::new(found.manifest),
                         digest: found.digest,
                     },
                 }),
