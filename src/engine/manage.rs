@@ -67,11 +67,6 @@ pub fn create(registry: &Registry, req: CreateRequest) -> Result<ProgressStream,
             "adapters (LoRA) are not supported by rollama".into(),
         ));
     }
-    if let Some(q) = req.quantize.as_deref().filter(|q| !q.is_empty()) {
-        return Err(EngineError::BadRequest(format!(
-            "quantizing to {q} is not supported by rollama; quantize the GGUF with llama.cpp's llama-quantize and create from that"
-        )));
-    }
     for (file, _) in req.files.iter().chain(&req.adapters) {
         if !safe_file_name(file) {
             return Err(EngineError::BadRequest(format!(
@@ -79,6 +74,7 @@ pub fn create(registry: &Registry, req: CreateRequest) -> Result<ProgressStream,
             )));
         }
     }
+    let quantize = super::quantize::check(registry.store(), &req)?;
     let store = registry.store().clone();
     let registry = registry.clone();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -86,7 +82,7 @@ pub fn create(registry: &Registry, req: CreateRequest) -> Result<ProgressStream,
         let report = |p: Progress| {
             let _ = tx.send(Ok(p));
         };
-        let result = build(&store, &name, &req, &report);
+        let result = build(&store, &name, &req, quantize, &report);
         if result.is_ok() {
             // A loaded model of that name now has other weights or layers.
             let _ = registry.unload(&name.display());
@@ -104,12 +100,18 @@ fn build(
     store: &ModelStore,
     name: &ModelName,
     req: &CreateRequest,
+    quantize: Option<super::quantize::Quantize>,
     report: &dyn Fn(Progress),
 ) -> Result<(), EngineError> {
-    let (mut layers, config) = match req.files.is_empty() {
+    let (mut layers, mut config) = match req.files.is_empty() {
         false => from_files(store, &req.files, report)?,
         true => from_model(store, req.from.as_deref().unwrap_or_default(), report)?,
     };
+    if let Some(quantize) = quantize {
+        let written = quantize.run(store, &mut layers, report)?;
+        report(layer_status(&written));
+        config.file_type = quantize.target.name().into();
+    }
     let blobs = store.blobs();
     // Each given layer replaces the inherited one of its type (parameters are merged
     // over the inherited ones first, as Ollama does).

@@ -23,6 +23,7 @@ mod options;
 mod output;
 mod prefix_cache;
 mod prompt;
+mod quantize;
 mod registry;
 mod renderer;
 pub mod request;

@@ -33,6 +33,7 @@ pub mod gguf;
 pub mod hf;
 mod kv_cache;
 pub mod quant;
+pub mod quantize;
 mod rope;
 mod safetensors;
 mod weights;

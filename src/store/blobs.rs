@@ -38,6 +38,12 @@ impl Blobs {
         self.dir.join(digest.file_name())
     }
 
+    /// A fresh path inside `blobs/` for a file written there before it is hashed and
+    /// [`commit`](Self::commit)ted (same filesystem, so the rename is atomic).
+    pub fn temp_path(&self, what: &str) -> PathBuf {
+        self.dir.join(format!(".{what}-{}", unique()))
+    }
+
     /// Where a blob being downloaded grows until it is verified.
     pub fn partial_path(&self, digest: &Digest) -> PathBuf {
         self.dir.join(format!("{}-partial", digest.file_name()))
