@@ -26,6 +26,21 @@ async function rejects(status, fn) {
 
 assert.deepEqual((await ollama.list()).models, [])
 
+// A pull the client abandons (the registry stops sending the weights mid-blob): abort()
+// ends the iterator and no model appears; the pull below fetches the same blob in full.
+const stalled = await ollama.pull({ model: `${registry}/library/stall`, insecure: true, stream: true })
+let sawWeights = false
+await assert.rejects(async () => {
+  for await (const p of stalled) {
+    if (p.digest && p.total > 1 << 20) {
+      sawWeights = true
+      stalled.abort()
+    }
+  }
+})
+assert.ok(sawWeights)
+assert.deepEqual((await ollama.list()).models, [])
+
 // Streamed: the iterator throws unless the last line is `success`.
 const lines = []
 for await (const part of await ollama.pull({ model: tiny, insecure: true, stream: true })) {

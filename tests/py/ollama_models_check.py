@@ -32,6 +32,17 @@ def expect_error(status, fn, *args, **kwargs):
 
 assert client.list().models == [], client.list()
 
+# --- a pull the client abandons (the registry stops sending the weights mid-blob): closing
+# the iterator closes the connection; no model appears; the pull below fetches it in full.
+stalled = client.pull(f"{registry}/library/stall", insecure=True, stream=True)
+for p in stalled:
+    if p.digest and p.total > 1 << 20:
+        break
+else:
+    raise AssertionError("no progress on the weights")
+stalled.close()
+assert client.list().models == [], client.list()
+
 # --- pull, streamed: the client's progress iterator, every line typed.
 lines = list(client.pull(tiny, insecure=True, stream=True))
 statuses = [p.status for p in lines]

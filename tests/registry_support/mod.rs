@@ -57,7 +57,9 @@ fn layer(media_type: &str, digest: Digest, size: u64) -> Layer {
 }
 
 /// Starts the registry on 127.0.0.1:0 with `library/tiny:latest` (also tagged `135m`)
-/// made of `gguf`.
+/// made of `gguf`, and `library/stall:latest`, the same manifest whose blobs stop
+/// arriving after their first MiB (the connection stays open): a pull of it never ends
+/// until the client goes away.
 pub async fn smollm2_registry(gguf: PathBuf) -> Published {
     let path = gguf.clone();
     let (digest, size) = tokio::task::spawn_blocking(move || {
@@ -70,7 +72,7 @@ pub async fn smollm2_registry(gguf: PathBuf) -> Published {
         model_family: "llama".into(),
         model_families: Some(vec!["llama".into()]),
         model_type: "134.52M".into(),
-        file_type: "Q8_0".into(),
+        file_type: "Q4_1".into(),
         architecture: "amd64".into(),
         os: "linux".into(),
         ..ModelConfig::default()
@@ -89,8 +91,8 @@ pub async fn smollm2_registry(gguf: PathBuf) -> Published {
     blobs.insert(model.digest.to_string(), Blob::File(gguf.clone(), size));
     let manifest = Manifest::new(config, vec![model, template, params]);
     let mut manifests = HashMap::new();
-    for tag in ["latest", "135m"] {
-        manifests.insert(format!("library/tiny/{tag}"), manifest.to_bytes());
+    for name in ["tiny/latest", "tiny/135m", "stall/latest"] {
+        manifests.insert(format!("library/{name}"), manifest.to_bytes());
     }
     let reg = Arc::new(Registry { manifests, blobs });
     let router = Router::new()
@@ -142,9 +144,10 @@ fn range_start(headers: &HeaderMap) -> Option<u64> {
 
 async fn get_blob(
     State(reg): State<Arc<Registry>>,
-    Path((_ns, _model, digest)): Path<(String, String, String)>,
+    Path((_ns, model, digest)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
+    let stall = model == "stall";
     let Some(blob) = reg.blobs.get(&digest) else {
         return (
             StatusCode::NOT_FOUND,
@@ -179,7 +182,14 @@ async fn get_blob(
                     Err(e) => Some((Err(e), file)),
                 }
             });
-            Body::from_stream(chunks)
+            match stall {
+                // The first MiB, then nothing more on an open connection.
+                true => Body::from_stream(futures::StreamExt::chain(
+                    futures::StreamExt::take(chunks, 4),
+                    futures::stream::pending(),
+                )),
+                false => Body::from_stream(chunks),
+            }
         }
     };
     let mut response = Response::new(body);
