@@ -257,7 +257,10 @@ async fn options_and_unsupported_features() {
     assert_eq!(r.status(), 200);
     let lines = common::ndjson_reply(r).await;
     assert_eq!(lines[0], json!({"status": "pulling manifest"}));
-    assert!(lines.last().and_then(|l| l["error"].as_str()).is_some(), "{lines:?}");
+    assert!(
+        lines.last().and_then(|l| l["error"].as_str()).is_some(),
+        "{lines:?}"
+    );
     let (s, v) = post(
         &format!("{base}/api/pull"),
         json!({"model": "127.0.0.1:1/library/x", "insecure": true, "stream": false}),

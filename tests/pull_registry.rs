@@ -25,6 +25,9 @@ struct Registry {
     blobs: HashMap<String, Vec<u8>>,
     /// Digest → cut the first response's body after this many bytes.
     cut_first: HashMap<String, usize>,
+    /// Digest → the first response sends this many bytes, then nothing on an open
+    /// connection.
+    stall_first: HashMap<String, usize>,
     /// Every blob request: digest and `Range` header.
     requests: Vec<(String, Option<String>)>,
 }
@@ -59,6 +62,18 @@ async fn blob(
     reg.requests.push((digest.clone(), range));
     let first = reg.requests.iter().filter(|(d, _)| *d == digest).count() == 1;
     let cut = reg.cut_first.get(&digest).copied().filter(|_| first);
+    if let (Some(k), true, Some(data)) = (
+        reg.stall_first.get(&digest).copied(),
+        first,
+        reg.blobs.get(&digest),
+    ) {
+        let head = axum::body::Bytes::copy_from_slice(&data[..k.min(data.len())]);
+        let stalled = futures::StreamExt::chain(
+            futures::stream::iter([Ok::<_, std::io::Error>(head)]),
+            futures::stream::pending(),
+        );
+        return Response::new(axum::body::Body::from_stream(stalled));
+    }
     match reg.blobs.get(&digest) {
         Some(data) => body(data, &headers, cut),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -396,4 +411,51 @@ async fn re_pulling_a_changed_tag_removes_the_layers_no_one_uses() {
     let (result, lines) = run(&store, &name, &insecure()).await;
     result.expect("third pull");
     assert!(!lines.iter().any(|p| p.status == "removing unused layers"));
+}
+
+/// A pull whose download stalls (bytes stop on an open connection) is dropped: the
+/// download stops with it, and the next pull of the blob does not wait behind it but
+/// resumes from the partial file.
+#[tokio::test]
+async fn a_download_no_pull_waits_for_stops_and_the_next_pull_resumes_it() {
+    let (host, reg) = registry().await;
+    let weights = bytes(7, 2 << 20);
+    let digest = Digest::of_bytes(&weights);
+    let manifest = publish(&reg, "tiny", "latest", &[(MODEL, weights)]);
+    reg.lock()
+        .expect("registry")
+        .stall_first
+        .insert(digest.to_string(), 1 << 20);
+    let store = temp_store();
+    let name = format!("{host}/library/tiny");
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+    let first = tokio::spawn({
+        let (store, name) = (store.clone(), ModelName::parse(&name).expect("name"));
+        async move { rollama::pull::pull(&store, &name, &insecure(), tx).await }
+    });
+    loop {
+        let p = rx.recv().await.expect("progress before the stall");
+        if p.digest.as_ref() == Some(&digest) && p.completed >= 1 << 20 {
+            break;
+        }
+    }
+    first.abort();
+    assert!(first.await.is_err(), "the first pull was cancelled");
+
+    // A guard against a hang, not a timing assertion: before the fix this waited forever.
+    let (result, _) = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        run(&store, &name, &insecure()),
+    )
+    .await
+    .expect("the second pull waited behind the abandoned download");
+    result.expect("second pull");
+    assert_eq!(found(&store, &name), Some(manifest));
+    let requests = requests_for(&reg, &digest);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert!(
+        requests[1].is_some(),
+        "the second pull resumes: {requests:?}"
+    );
 }

@@ -4,17 +4,23 @@
 //! installed), else `python3`. Without the packages the tests fail, never skip.
 
 mod common;
+mod registry_support;
 
 use common::{temp_store, templated_model, TestServer};
 
 /// Runs `tests/py/SCRIPT BASE_URL` and expects "all checks passed".
 async fn run_check(script: &str, base: String) {
+    run_check_args(script, vec![base]).await
+}
+
+/// Runs `tests/py/SCRIPT ARGS…` and expects "all checks passed".
+async fn run_check_args(script: &str, args: Vec<String>) {
     let python = std::env::var("ROLLAMA_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = format!("{}/tests/py/{script}", env!("CARGO_MANIFEST_DIR"));
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(&python)
             .arg(script)
-            .arg(&base)
+            .args(&args)
             .env_remove("OLLAMA_HOST")
             .env_remove("OLLAMA_API_KEY")
             .env_remove("OPENAI_API_KEY")
@@ -65,4 +71,15 @@ async fn official_python_client_calls_tools_thinks_and_follows_schemas() {
 #[tokio::test(flavor = "multi_thread")]
 async fn official_openai_client_forces_tool_calls_and_parses_schemas() {
     run_check("openai_tools_check.py", tools_server().await).await;
+}
+
+/// Pull (streamed and not) from a local Ollama-shaped registry publishing SmolLM2, then
+/// list, show, create (from a model, from an uploaded blob), copy, delete, ps, generate
+/// with the created model's system prompt, and the errors, all through the client.
+#[tokio::test(flavor = "multi_thread")]
+async fn official_python_client_pulls_creates_copies_and_deletes() {
+    let registry = registry_support::smollm2_registry(common::model_path("smollm2")).await;
+    let base = TestServer::default().spawn_store(temp_store(&[])).await;
+    let gguf = registry.gguf.display().to_string();
+    run_check_args("ollama_models_check.py", vec![base, registry.host, gguf]).await;
 }

@@ -920,12 +920,28 @@ async fn model_routes() {
         v["parameters"],
         format!("{:<30} \"<|im_end|>\"\n{:<30} 0.5", "stop", "temperature")
     );
-    assert_eq!((v["system"].as_str(), v["license"].as_str()), (Some("Be brief."), Some("MIT")));
+    assert_eq!(
+        (v["system"].as_str(), v["license"].as_str()),
+        (Some("Be brief."), Some("MIT"))
+    );
     let modelfile = v["modelfile"].as_str().expect("modelfile");
-    for line in ["SYSTEM Be brief.", "PARAMETER stop <|im_end|>", "PARAMETER temperature 0.5", "LICENSE MIT"] {
-        assert!(modelfile.lines().any(|l| l == line), "{line:?} in {modelfile}");
+    for line in [
+        "SYSTEM Be brief.",
+        "PARAMETER stop <|im_end|>",
+        "PARAMETER temperature 0.5",
+        "LICENSE MIT",
+    ] {
+        assert!(
+            modelfile.lines().any(|l| l == line),
+            "{line:?} in {modelfile}"
+        );
     }
-    let r = post(&app, "/api/show", json!({"model": "tiny", "system": "Other."})).await;
+    let r = post(
+        &app,
+        "/api/show",
+        json!({"model": "tiny", "system": "Other."}),
+    )
+    .await;
     assert_eq!(r.json()["system"], "Other.");
     assert_eq!(
         v["tensors"][0],

@@ -438,7 +438,6 @@ pub fn parse_digest(digest: &str) -> Result<Digest, EngineError> {
         .ok_or_else(|| EngineError::BadRequest(format!("invalid digest format: {digest:?}")))
 }
 
-
 /// The body of a blob upload, chunk by chunk; an `Err` is the connection failing.
 pub type ByteStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>;
 

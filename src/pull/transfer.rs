@@ -44,11 +44,17 @@ struct State {
     done: Option<Result<(), PullError>>,
 }
 
-/// Downloads in flight, by blob path (so two stores never share one).
-static IN_FLIGHT: LazyLock<Mutex<HashMap<PathBuf, watch::Receiver<State>>>> =
-    LazyLock::new(Default::default);
+/// A download in flight: its progress, how many pulls wait for it, its task.
+struct InFlight {
+    rx: watch::Receiver<State>,
+    waiters: usize,
+    task: Option<tokio::task::AbortHandle>,
+}
 
-fn table() -> std::sync::MutexGuard<'static, HashMap<PathBuf, watch::Receiver<State>>> {
+/// Downloads in flight, by blob path (so two stores never share one).
+static IN_FLIGHT: LazyLock<Mutex<HashMap<PathBuf, InFlight>>> = LazyLock::new(Default::default);
+
+fn table() -> std::sync::MutexGuard<'static, HashMap<PathBuf, InFlight>> {
     // A panic while holding the lock cannot leave the map half-updated (one insert or
     // remove), so a poisoned lock is still a valid table.
     IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner())
@@ -61,7 +67,7 @@ pub(crate) async fn fetch(
     job: Fetch,
     progress: &mpsc::Sender<Progress>,
 ) -> Result<(), PullError> {
-    let Some(mut rx) = join_or_start(blobs, &job) else {
+    let Some((mut rx, _waiting)) = join_or_start(blobs, &job) else {
         send(progress, Progress::layer(&job.digest, job.size, job.size)).await;
         return Ok(());
     };
@@ -97,12 +103,15 @@ pub(crate) async fn fetch(
 
 /// Subscribes to the download of this blob, starting it if none is in flight; `None` when
 /// the blob is already there. The download runs in its own task, so a pull that goes away
-/// (its client disconnected) does not cut it for the others, as in Ollama.
-fn join_or_start(blobs: &Blobs, job: &Fetch) -> Option<watch::Receiver<State>> {
+/// (its client disconnected) does not cut it for the others; when the last one goes, the
+/// download stops (as Ollama's), keeping its partial file for the next pull to resume.
+fn join_or_start(blobs: &Blobs, job: &Fetch) -> Option<(watch::Receiver<State>, Waiting)> {
     let key = blobs.path(&job.digest);
     let mut map = table();
-    if let Some(rx) = map.get(&key) {
-        return Some(rx.clone());
+    if let Some(entry) = map.get_mut(&key) {
+        entry.waiters += 1;
+        let waiting = Waiting(key, entry.rx.clone());
+        return Some((entry.rx.clone(), waiting));
     }
     // Checked under the lock: a download commits its blob before leaving the table, so a
     // blob missing here is neither present nor about to be.
@@ -110,24 +119,57 @@ fn join_or_start(blobs: &Blobs, job: &Fetch) -> Option<watch::Receiver<State>> {
         return None;
     }
     let (tx, rx) = watch::channel(State::default());
-    map.insert(key.clone(), rx.clone());
-    let (blobs, job) = (blobs.clone(), job.clone());
-    tokio::spawn(async move {
-        let entry = Entry(key);
+    map.insert(
+        key.clone(),
+        InFlight {
+            rx: rx.clone(),
+            waiters: 1,
+            task: None,
+        },
+    );
+    let (blobs, job, entry) = (blobs.clone(), job.clone(), Entry(key.clone(), rx.clone()));
+    let task = tokio::spawn(async move {
         let result = download(&blobs, &job, &tx).await;
         // Leave the table before publishing the outcome (see the check above).
         drop(entry);
         tx.send_modify(|s| s.done = Some(result));
     });
-    Some(rx)
+    if let Some(entry) = map.get_mut(&key) {
+        entry.task = Some(task.abort_handle());
+    }
+    Some((rx.clone(), Waiting(key, rx)))
 }
 
-/// Removes a download from the table when its task ends, panicking or not.
-struct Entry(PathBuf);
+/// Removes a download from the table when its task ends, panicking, aborted or not
+/// (unless the place is another download's by then: one started after this was stopped).
+struct Entry(PathBuf, watch::Receiver<State>);
 
 impl Drop for Entry {
     fn drop(&mut self) {
-        table().remove(&self.0);
+        let mut map = table();
+        if map.get(&self.0).is_some_and(|e| e.rx.same_channel(&self.1)) {
+            map.remove(&self.0);
+        }
+    }
+}
+
+/// One pull waiting for a download; the last to go stops it. (Without this, a download
+/// nobody waits for kept its place in the table: one stalled on an open connection made
+/// every later pull of that blob wait forever.)
+struct Waiting(PathBuf, watch::Receiver<State>);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut map = table();
+        let Some(entry) = map.get_mut(&self.0).filter(|e| e.rx.same_channel(&self.1)) else {
+            return;
+        };
+        entry.waiters = entry.waiters.saturating_sub(1);
+        if entry.waiters == 0 {
+            if let Some(task) = map.remove(&self.0).and_then(|e| e.task) {
+                task.abort();
+            }
+        }
     }
 }
 
