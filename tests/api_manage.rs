@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{ndjson_reply, post, smollm2_tokenizer, OllamaStore, TestServer};
+use common::{ndjson_reply, post, prompt_tokens, OllamaStore, TestServer};
 use serde_json::{json, Value};
 
 const PROMPT: &str = "Tell me a long story about a dragon who lives in a castle.";
@@ -17,15 +17,6 @@ fn server() -> TestServer {
         prefix_cache_tokens: 0,
         ..TestServer::default()
     }
-}
-
-fn tokens(text: &str) -> Vec<u64> {
-    let tok = smollm2_tokenizer();
-    tok.encode(text, tok.add_bos())
-        .expect("encode")
-        .into_iter()
-        .map(u64::from)
-        .collect()
 }
 
 async fn reply(r: reqwest::Response) -> (u16, String) {
@@ -303,7 +294,7 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&format!(
+    let expected = prompt_tokens(&format!(
         "[GO] You are made.\nQ: {PROMPT}\nA: Once upon a time, there was"
     ));
     let ctx: Vec<u64> = r["context"]
@@ -357,7 +348,7 @@ async fn create_from_files_writes_ollamas_layout_and_its_layers_apply() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&format!(
+    let expected = prompt_tokens(&format!(
         "[GO] You are remade.\nQ: {PROMPT}\nA: Once upon a time, there was"
     ));
     let ctx: Vec<u64> = r["context"]
@@ -597,7 +588,7 @@ async fn created_messages_and_licenses_are_layers_shown_and_seeded() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&format!(
+    let expected = prompt_tokens(&format!(
         "[GO] Sys.\nQ: Hi\nA: Once upon a time, there wasHello!Q: {PROMPT}\nA: Once upon a time, there was"
     ));
     let ctx: Vec<u64> = r["context"]

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{
-    post, smollm2_tokenizer, OllamaStore, TestLayer, TestServer, MT_LICENSE, MT_MESSAGES,
-    MT_PARAMS, MT_SYSTEM, MT_TEMPLATE,
+    post, prompt_tokens, smollm2_tokenizer, OllamaStore, TestLayer, TestServer, MT_LICENSE,
+    MT_MESSAGES, MT_PARAMS, MT_SYSTEM, MT_TEMPLATE,
 };
 use serde_json::{json, Value};
 
@@ -99,16 +99,6 @@ fn server() -> TestServer {
         prefix_cache_tokens: 0,
         ..TestServer::default()
     }
-}
-
-/// The tokens of `text` as the model's prompt.
-fn tokens(text: &str) -> Vec<u64> {
-    let tok = smollm2_tokenizer();
-    tok.encode(text, tok.add_bos())
-        .expect("encode")
-        .into_iter()
-        .map(u64::from)
-        .collect()
 }
 
 fn chatml_prompt(messages: &[(&str, &str)]) -> String {
@@ -280,7 +270,7 @@ async fn show_reports_every_layer() {
 async fn layers_apply_to_generate_token_for_token() {
     let f = fixture();
     let base = server().spawn_store(f.store.dir.clone()).await;
-    let expected = tokens(&chatml_prompt(&[
+    let expected = prompt_tokens(&chatml_prompt(&[
         ("system", SYSTEM),
         ("user", "Hi"),
         ("assistant", "Hello!"),
@@ -317,7 +307,7 @@ async fn layers_apply_to_generate_token_for_token() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&chatml_prompt(&[
+    let expected = prompt_tokens(&chatml_prompt(&[
         ("system", "Be brief."),
         ("user", "Hi"),
         ("assistant", "Hello!"),
@@ -360,7 +350,7 @@ async fn another_models_go_template_and_system_apply() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&format!(
+    let expected = prompt_tokens(&format!(
         "[GO] {SYSTEM}\nQ: {PROMPT}\nA: Once upon a time, there was"
     ));
     let ctx = context(&r);
@@ -384,7 +374,7 @@ async fn chat_gets_the_system_layer_and_the_seeded_messages() {
     };
     let (status, r) = chat(json!([{"role": "user", "content": PROMPT}])).await;
     assert_eq!(status, 200, "{r}");
-    let with_layer = tokens(&chatml_prompt(&[
+    let with_layer = prompt_tokens(&chatml_prompt(&[
         ("system", SYSTEM),
         ("user", "Hi"),
         ("assistant", "Hello!"),
@@ -402,7 +392,7 @@ async fn chat_gets_the_system_layer_and_the_seeded_messages() {
     ]))
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&chatml_prompt(&[
+    let expected = prompt_tokens(&chatml_prompt(&[
         ("user", "Hi"),
         ("assistant", "Hello!"),
         ("system", own),
@@ -425,7 +415,7 @@ async fn a_request_template_is_used_and_a_broken_one_refused() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let expected = tokens(&format!("<<{SYSTEM}|Hi|Hello!>><<|{PROMPT}|"));
+    let expected = prompt_tokens(&format!("<<{SYSTEM}|Hi|Hello!>><<|{PROMPT}|"));
     let ctx = context(&r);
     assert_eq!(&ctx[..expected.len()], &expected[..]);
     assert_eq!(ctx.len(), expected.len() + 3);

@@ -301,6 +301,17 @@ pub fn smollm2_tokenizer() -> &'static rollama::text::Tokenizer {
     })
 }
 
+/// The tokens of `text` as SmolLM2's prompt (BOS as the tokenizer adds it), as the
+/// `context` of a reply holds them.
+pub fn prompt_tokens(text: &str) -> Vec<u64> {
+    let tok = smollm2_tokenizer();
+    tok.encode(text, tok.add_bos())
+        .expect("encode")
+        .into_iter()
+        .map(u64::from)
+        .collect()
+}
+
 /// A layer of a manifest: media type, `sha256:<hex>`, size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestLayer {

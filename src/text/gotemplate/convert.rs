@@ -113,11 +113,7 @@ fn tool(t: &Json) -> Val {
                 .collect(),
             MapKind::JsonString,
         ),
-        None => Val::Map(Rc::new(Map {
-            entries: Vec::new(),
-            kind: MapKind::JsonString,
-            nil: true,
-        })),
+        None => nil_json_map(),
     };
     let parameters = Val::strct(
         StructKind::Other,
@@ -204,11 +200,7 @@ fn arguments(v: Option<&Json>) -> Val {
                 .collect(),
             MapKind::JsonString,
         ),
-        None => Val::Map(Rc::new(Map {
-            entries: Vec::new(),
-            kind: MapKind::JsonString,
-            nil: true,
-        })),
+        None => nil_json_map(),
     }
 }
 
@@ -271,4 +263,13 @@ pub(crate) fn message(m: &GoMessage) -> Val {
             field("ToolCallID", "ToolCallID", false, Val::str(&m.tool_call_id)),
         ],
     )
+}
+
+/// A nil Go map of JSON-printing kind (what Ollama's templates see for an absent object).
+fn nil_json_map() -> Val {
+    Val::Map(Rc::new(Map {
+        entries: Vec::new(),
+        kind: MapKind::JsonString,
+        nil: true,
+    }))
 }
