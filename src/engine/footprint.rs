@@ -258,16 +258,7 @@ mod tests {
     #[test]
     fn packed_size_matches_the_kernels() {
         let rows = 20;
-        for dtype in [
-            GgmlDType::Q4_0,
-            GgmlDType::Q4_1,
-            GgmlDType::Q5_0,
-            GgmlDType::Q5_1,
-            GgmlDType::Q8_0,
-            GgmlDType::Q4K,
-            GgmlDType::Q5K,
-            GgmlDType::Q6K,
-        ] {
+        for dtype in crate::model::quant::testing::TYPES {
             // SmolLM2's width, 18 blocks of 32 (K-quants need whole 256s).
             let cols = match block32(dtype) {
                 true => 576,

@@ -167,26 +167,35 @@ impl ModelStore {
     /// are missing, or that names no weights, is skipped with a warning.
     fn ollama_models(&self) -> Vec<StoredModel> {
         let blobs = self.blobs();
-        let mut out = vec![];
-        for found in self.manifests().list() {
-            let shown = found.name.display();
-            match self.weights(&found.manifest, &found.digest, &blobs) {
-                Ok((path, format)) => out.push(StoredModel {
-                    name: shown.clone(),
-                    path,
-                    format,
-                    size: found.manifest.size(),
-                    modified: found.modified,
-                    origin: Origin::Manifest {
-                        name: found.name,
-                        manifest: Box::new(found.manifest),
-                        digest: found.digest,
-                    },
-                }),
-                Err(e) => tracing::warn!(model = %shown, error = %e, "skipping a model"),
+        self.manifests()
+            .list()
+            .into_iter()
+            .filter_map(|found| self.checked(found, &blobs))
+            .collect()
+    }
+
+    /// The model a manifest describes, if its blobs and layers check out (see
+    /// [`Self::weights`]); a warning says why not.
+    fn checked(&self, found: FoundManifest, blobs: &Blobs) -> Option<StoredModel> {
+        let shown = found.name.display();
+        match self.weights(&found.manifest, &found.digest, blobs) {
+            Ok((path, format)) => Some(StoredModel {
+                name: shown,
+                path,
+                format,
+                size: found.manifest.size(),
+                modified: found.modified,
+                origin: Origin::Manifest {
+                    name: found.name,
+                    manifest: Box::new(found.manifest),
+                    digest: found.digest,
+                },
+            }),
+            Err(e) => {
+                tracing::warn!(model = %shown, error = %e, "skipping a model");
+                None
             }
         }
-        out
     }
 
     /// The GGUF blob, or the checkpoint directory assembled from the layers' files.
@@ -250,10 +259,26 @@ impl ModelStore {
     /// name as sent.
     pub fn resolve(&self, raw: &str) -> Result<StoredModel, StoreError> {
         let name = ModelName::parse(raw).ok_or(StoreError::InvalidName)?;
-        let wanted = name.display();
-        self.list()?
+        // Only the manifests of this name are checked (hashing small blobs, reading
+        // layers), not the whole store on every request; the answer is the listing's.
+        let blobs = self.blobs();
+        let mut manifests: Vec<StoredModel> = self
+            .manifests()
+            .list()
             .into_iter()
-            .find(|m| m.model_name().eq_fold(&name) || m.name.eq_ignore_ascii_case(&wanted))
+            .filter(|f| f.name.eq_fold(&name))
+            .filter_map(|f| self.checked(f, &blobs))
+            .collect();
+        manifests.sort_by_key(|m| std::cmp::Reverse(m.modified));
+        if let Some(m) = manifests.into_iter().next() {
+            return Ok(m);
+        }
+        let wanted = name.display();
+        let mut loose = self.loose_models()?;
+        loose.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
+        loose
+            .into_iter()
+            .find(|m| m.name.eq_ignore_ascii_case(&wanted))
             .ok_or_else(|| StoreError::NotFound(raw.to_string()))
     }
 
