@@ -23,7 +23,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the Ollama HTTP API.
+    #[command(alias = "start")]
     Serve(ServeArgs),
+    #[command(flatten)]
+    Client(crate::cli::Command),
     /// Load-test a running server (rollama, Ollama or llama.cpp) with concurrent streams.
     Bench(crate::loadgen::BenchArgs),
     /// Measure single-stream prefill and decode speed of a GGUF file in-process.

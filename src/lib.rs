@@ -17,9 +17,12 @@
 //! - [`api`]: Ollama wire types.
 //! - [`text`]: tokenizer from GGUF metadata, streaming detokenizer, chat templates.
 //! - [`memory`]: giving freed memory back to the OS after a model unloads.
+//! - [`cli`]: the client commands (`run`, `pull`, `list`, `ps`, `show`, …), Ollama's CLI over
+//!   HTTP to a running server (a client; uses `api` wire types and `store` names only).
 //! - [`loadgen`]: `rollama bench`, an HTTP load generator (a client; uses none of the above).
 
 pub mod api;
+pub mod cli;
 pub mod config;
 pub mod convert;
 pub mod engine;

@@ -1,4 +1,5 @@
-//! `rollama serve`: parse flags, set up logging, bind, serve.
+//! `rollama`: the client commands go to [`rollama::cli`]; `serve` parses flags, sets up
+//! logging, binds and serves; `bench`, `perf`, `convert` run here.
 
 use anyhow::Context;
 use clap::Parser;
@@ -12,9 +13,31 @@ use rollama::model::LoadOptions;
 use rollama::server::{self, AppState};
 use rollama::store::ModelStore;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+fn main() -> std::process::ExitCode {
+    let command = Cli::parse().command;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match command {
+        // The client commands print their own errors, Ollama's way, and choose the status.
+        Command::Client(command) => runtime.block_on(rollama::cli::main(command)),
+        command => match runtime.block_on(local(command)) {
+            Ok(()) => std::process::ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("Error: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn local(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Client(_) => Ok(()),
         Command::Serve(args) => {
             init_logging();
             serve(args).await

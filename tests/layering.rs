@@ -40,6 +40,11 @@ const RULES: &[(&str, &[&str], &[&str])] = &[
         &["axum", "http", "tokio"],
     ),
     (
+        "cli",
+        &["server", "engine", "model", "text", "pull", "convert"],
+        &["axum", "candle_core", "candle_nn"],
+    ),
+    (
         "pull",
         &["server", "engine", "model", "text", "api"],
         &["axum"],

@@ -47,8 +47,10 @@ pub struct TopLogprob {
     pub bytes: Vec<u8>,
 }
 
-/// Counters of a finished generation, flattened into the final chunk.
-#[derive(Debug, Default, Clone, Serialize)]
+/// Counters of a finished generation, flattened into the final chunk (and read back by
+/// the CLI's `--verbose`).
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Metrics {
     pub total_duration: u64,
     pub load_duration: u64,
