@@ -12,12 +12,17 @@ use crate::engine::EngineConfig;
 #[derive(Debug, Parser)]
 #[command(
     name = "rollama",
-    version,
-    about = "An Ollama-compatible LLM server on candle"
+    about = "An Ollama-compatible LLM server on candle",
+    arg_required_else_help = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// Show version information (`rollama version is X`, worded as `ollama -v` so scripts
+    /// that read its fourth word keep working).
+    #[arg(short = 'v', long)]
+    pub version: bool,
 }
 
 #[derive(Debug, Subcommand)]

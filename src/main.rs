@@ -14,7 +14,12 @@ use rollama::server::{self, AppState};
 use rollama::store::ModelStore;
 
 fn main() -> std::process::ExitCode {
-    let command = Cli::parse().command;
+    let cli = Cli::parse();
+    let Some(command) = cli.command else {
+        // Only `-v`/`--version` gets here: clap prints the help for no arguments at all.
+        println!("rollama version is {}", env!("CARGO_PKG_VERSION"));
+        return std::process::ExitCode::SUCCESS;
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

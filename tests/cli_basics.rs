@@ -42,3 +42,15 @@ fn usage_errors_are_status_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[test]
+fn version_is_worded_as_ollama_words_it() {
+    for flag in ["-v", "--version"] {
+        let out = output(&dead_host(), &[flag], None);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            cli_support::stdout(&out),
+            format!("rollama version is {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
