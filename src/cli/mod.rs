@@ -17,6 +17,7 @@ pub mod progress;
 pub mod pull;
 pub mod run;
 pub mod show;
+pub mod table;
 pub mod wire;
 
 use std::process::ExitCode;

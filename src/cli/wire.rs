@@ -54,6 +54,23 @@ pub struct ShowResponse {
     pub capabilities: Vec<String>,
     pub modified_at: String,
     pub messages: Vec<Message>,
+    /// Only with `verbose`.
+    pub tensors: Option<Vec<Tensor>>,
+    /// Set by Ollama for a model served elsewhere (cloud or another host).
+    pub remote_model: String,
+    pub remote_host: String,
+    /// The least server version the model needs.
+    pub requires: String,
+}
+
+/// One of `/api/show`'s `tensors`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct Tensor {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub shape: Vec<u64>,
 }
 
 /// One line of a pull, push or create stream.
