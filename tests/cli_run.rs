@@ -202,6 +202,12 @@ async fn wait_gauge(host: &str, name: &str, want: impl Fn(u64) -> bool) {
 
 /// Text as a terminal shows it: CRLF as LF and without escape sequences.
 fn plain(raw: &str) -> String {
+    // rexpect hands over each byte as a char: put the UTF-8 back together first.
+    let raw = match raw.chars().all(|c| (c as u32) < 256) {
+        true => String::from_utf8_lossy(&raw.chars().map(|c| c as u32 as u8).collect::<Vec<u8>>())
+            .into_owned(),
+        false => raw.to_string(),
+    };
     let mut out = String::new();
     let mut chars = raw.chars().peekable();
     while let Some(c) = chars.next() {
@@ -333,7 +339,7 @@ async fn the_interactive_chat_behaves_as_ollamas() {
         p.exp_eof().expect("exit");
         let status = p.process().wait().expect("wait");
         assert!(
-            matches!(status, rexpect::process::wait::WaitStatus::Exited(_, 0)),
+            matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
             "{status:?}"
         );
     })
@@ -368,7 +374,7 @@ async fn ctrl_d_ends_the_chat() {
         p.exp_eof().expect("exit");
         let status = p.process().wait().expect("wait");
         assert!(
-            matches!(status, rexpect::process::wait::WaitStatus::Exited(_, 0)),
+            matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
             "{status:?}"
         );
     })
