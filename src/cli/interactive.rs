@@ -286,6 +286,9 @@ impl Chat<'_> {
         self.text.push_str(text);
         self.multiline = multiline;
         if multiline != Multiline::None {
+            // Ollama drops this line break (its "Line one" and "line two" run together);
+            // we keep it, as its multi-line messages do.
+            self.text.push('\n');
             self.alt = true;
             return Next::Read;
         }
