@@ -7,17 +7,25 @@
 //! 1 on any error (server not running, unknown model, a failed stream) and 2 for a usage
 //! error, so scripts can rely on it.
 
+pub mod answer;
 pub mod args;
 pub mod client;
 pub mod create;
+pub mod display;
 pub mod format;
+pub mod help;
+pub mod interactive;
+pub mod line_editor;
 pub mod modelfile;
 pub mod models;
+pub mod params;
 pub mod progress;
 pub mod pull;
 pub mod run;
+pub mod session;
 pub mod show;
 pub mod table;
+pub mod verbose;
 pub mod wire;
 
 use std::process::ExitCode;
