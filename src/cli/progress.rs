@@ -137,8 +137,10 @@ impl Display {
                 let style = ProgressStyle::with_template("{msg} {spinner} ")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner())
                     .tick_strings(&SPINNER);
-                let spinner = multi.add(hidden(None).with_style(style));
-                spinner.set_message(status.trim().to_string());
+                let spinner = hidden(None)
+                    .with_style(style)
+                    .with_message(status.trim().to_string());
+                let spinner = multi.add(spinner);
                 spinner.enable_steady_tick(REDRAW);
                 self.spinner = Some(spinner);
             }
@@ -160,9 +162,13 @@ impl Display {
                 done: false,
             })),
             Some(multi) => {
-                let bar = multi.add(hidden(Some(total)).with_style(bar_style(completed)));
-                bar.set_message(label);
-                bar.set_position(completed);
+                // Set up before it is added: adding draws it, and a 0% bar or an empty
+                // label would flash.
+                let bar = hidden(Some(total))
+                    .with_style(bar_style(completed))
+                    .with_message(label)
+                    .with_position(completed);
+                let bar = multi.add(bar);
                 bar.enable_steady_tick(REDRAW);
                 Inner::Drawn(bar)
             }
@@ -209,10 +215,13 @@ fn bar_style(initial: u64) -> ProgressStyle {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     style
         .progress_chars("█ ")
-        .with_key("pct", |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-            let total = state.len().unwrap_or(0);
-            let _ = w.write_str(&bar::percent_column(state.pos(), total));
-        })
+        .with_key(
+            "pct",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let total = state.len().unwrap_or(0);
+                let _ = w.write_str(&bar::percent_column(state.pos(), total));
+            },
+        )
         .with_key("stats", Stats(Meter::new(initial, Instant::now())))
 }
 
