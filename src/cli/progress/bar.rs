@@ -191,11 +191,11 @@ mod tests {
 
     #[test]
     fn stats_columns_have_a_fixed_width() {
-        let running = stats(900_000_000, 2_000_000_000, 50_000_000.0);
+        let running = stats(900_000_000, 2_019_393_189, 50_000_000.0);
         assert_eq!(running, "900 MB/2.0 GB   50 MB/s     22s");
-        let no_rate = stats(900_000_000, 2_000_000_000, 0.0);
+        let no_rate = stats(900_000_000, 2_019_393_189, 0.0);
         assert_eq!(no_rate, format!("900 MB/2.0 GB{}", " ".repeat(18)));
-        let done = stats(2_000_000_000, 2_000_000_000, 50_000_000.0);
+        let done = stats(2_019_393_189, 2_019_393_189, 50_000_000.0);
         assert_eq!(done, format!("2.0 GB{}", " ".repeat(25)));
         let small = stats(512, 1500, 100.0);
         assert_eq!(small, " 512 B/1.5 KB   100 B/s      9s");
@@ -211,7 +211,7 @@ mod tests {
             "pulling 8eeb52dfb3bb: 100% 134 MB"
         );
         assert_eq!(
-            plain_line("pulling 8eeb52dfb3bb:", 900_000_000, 2_000_000_000),
+            plain_line("pulling 8eeb52dfb3bb:", 900_000_000, 2_019_393_189),
             "pulling 8eeb52dfb3bb:  45% 900 MB/2.0 GB"
         );
     }
