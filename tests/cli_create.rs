@@ -397,3 +397,30 @@ fn tiny_f32_gguf() -> Vec<u8> {
     gguf_file::write(&mut out, &meta_refs, &refs).expect("write gguf");
     out.into_inner()
 }
+
+/// The Modelfile printed for a plain GGUF (its own Jinja chat template, no layers) makes
+/// the same model again: the template comes back with `FROM`, not as a Go `TEMPLATE`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plain_ggufs_printed_modelfile_makes_the_same_model() {
+    let host = TestServer::default().spawn(&["smollm2"]).await;
+    let first = shown(&host, "smollm2").await;
+    let printed = first["modelfile"].as_str().expect("modelfile");
+    assert!(!printed.contains("\nTEMPLATE "), "{printed}");
+    let dir = temp_dir("plain");
+    std::fs::write(dir.join("Modelfile"), printed).expect("write printed");
+    let out = cli(&host, &dir, &["create", "plain-again"]).await;
+    assert_success(&out);
+    let second = shown(&host, "plain-again").await;
+    assert_eq!(second["template"], first["template"]);
+    assert_eq!(model_parts(&second), model_parts(&first));
+    let reply: Value = common::post(
+        &format!("{host}/api/chat"),
+        json!({"model": "plain-again", "messages": [{"role": "user", "content": "Hi"}],
+               "options": {"num_predict": 4}, "stream": false}),
+    )
+    .await
+    .json()
+    .await
+    .expect("chat reply");
+    assert_eq!(reply["done"], true, "{reply}");
+}

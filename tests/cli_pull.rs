@@ -217,3 +217,23 @@ async fn ctrl_c_ends_a_pull_and_the_server_pulls_on_unharmed() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(tags(&base).await.contains(&tiny));
 }
+
+/// `run` of a model the store lacks pulls it first, with progress, then answers, as
+/// Ollama's `run` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn run_pulls_a_missing_model_first_then_answers() {
+    let (registry, base) = setup().await;
+    let name = format!("{}/library/tiny:latest", registry.host);
+    let out = run(&base, &["run", "--insecure", &name, "Say hi."]).await;
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("pulling manifest"), "{err}");
+    assert!(err.contains("success"), "{err}");
+    assert!(!stdout(&out).trim().is_empty(), "no answer: {err}");
+    let short = name.trim_end_matches(":latest").to_string();
+    let listed = tags(&base).await;
+    assert!(
+        listed.iter().any(|n| n == &name || n == &short),
+        "{listed:?}"
+    );
+}

@@ -245,6 +245,7 @@ impl Engine for Fake {
                 details: details(),
                 model_info,
                 template: "{{ messages }}".into(),
+                template_layer: true,
                 system: "Be brief.".into(),
                 parameters: json!({"stop": ["<|im_end|>"], "temperature": 0.5})
                     .as_object()

@@ -4,8 +4,8 @@
 //! [`loadgen`](crate::loadgen): it knows the wire types, not the engine).
 //!
 //! Output goes to stdout, errors to stderr as `Error: …`; the exit status is 0 on success,
-//! 1 on any error (server not running, unknown model, a failed stream) and 2 for a usage
-//! error, so scripts can rely on it.
+//! 1 on any error (server not running, unknown model, a failed stream), 2 for a usage
+//! error and 130 for a pull/push ended by Ctrl-C, so scripts can rely on it.
 
 pub mod answer;
 pub mod args;

@@ -46,6 +46,9 @@ pub struct ModelDescription {
     /// The template applied: the model's Go template layer, else its Jinja chat
     /// template (empty for embedders).
     pub template: String,
+    /// Whether `template` is a template layer (a Go template, a Modelfile's `TEMPLATE`)
+    /// rather than the weights' own Jinja chat template, which `FROM` brings along.
+    pub template_layer: bool,
     /// The system prompt layer.
     pub system: String,
     /// Default parameters (the params layer).
@@ -166,6 +169,7 @@ pub fn describe(
             .map(String::from)
             .collect();
         description.template = template;
+        description.template_layer = true;
     }
     description.system = layers.system.unwrap_or_default();
     description.parameters = layers.params;
@@ -274,6 +278,7 @@ fn blank() -> ModelDescription {
         details: ModelDetails::default(),
         model_info: Map::new(),
         template: String::new(),
+        template_layer: false,
         system: String::new(),
         parameters: Map::new(),
         license: vec![],

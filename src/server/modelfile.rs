@@ -10,7 +10,9 @@ pub fn modelfile(d: &ModelDescription) -> String {
     out.push_str("# To build a new Modelfile based on this, replace FROM with:\n");
     out.push_str(&format!("# FROM {}\n\n", d.name));
     out.push_str(&format!("FROM {}\n", d.location));
-    if !d.template.is_empty() {
+    // A GGUF's own Jinja template comes back with its `FROM`; written out as `TEMPLATE` it
+    // would become a Go template layer and no longer parse, so only a layer is printed.
+    if d.template_layer && !d.template.is_empty() {
         out.push_str(&format!("TEMPLATE {}\n", quote(&d.template)));
     }
     if !d.system.is_empty() {
@@ -54,16 +56,43 @@ fn values(v: &Value) -> Vec<&Value> {
 fn plain(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
-        v => v.to_string(),
+        v => go_value(v),
     }
 }
 
 /// Go's `%#v` of a JSON-decoded value: strings double-quoted with Go's escapes, numbers
-/// and booleans bare.
+/// as Go prints a float64 (`0`, not `0.0`; `1e-05`), booleans bare.
 fn go_value(v: &Value) -> String {
     match v {
         Value::String(s) => serde_json::to_string(s).unwrap_or_default(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => go_float(f),
+            _ => n.to_string(),
+        },
         v => v.to_string(),
+    }
+}
+
+/// `strconv.FormatFloat(f, 'g', -1, 64)` as `%v` uses it: the shortest digits, plain
+/// below 1e21 and from 1e-4, otherwise an exponent of at least two digits with a sign.
+fn go_float(f: f64) -> String {
+    let abs = f.abs();
+    if f == f.trunc() && abs < 1e21 {
+        return format!("{f:.0}");
+    }
+    if (1e-4..1e21).contains(&abs) {
+        return format!("{f}");
+    }
+    let text = format!("{f:e}");
+    match text.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => text,
     }
 }
 
@@ -95,6 +124,25 @@ mod tests {
                 "stop", "stop", "temperature", "num_ctx"
             )
         );
+    }
+
+    #[test]
+    fn floats_as_go_prints_them() {
+        let cases = [
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.7, "0.7"),
+            (-1.5, "-1.5"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e22, "1.5e+22"),
+            (4096.0, "4096"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(go_float(f), want, "{f}");
+        }
+        assert_eq!(go_value(&json!(0.0)), "0");
+        assert_eq!(go_value(&json!(40)), "40");
     }
 
     #[test]
