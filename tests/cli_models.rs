@@ -326,3 +326,26 @@ async fn show_prints_the_summary_and_each_part() {
     let err = failed(&cli(&host, &["show", "nope", "--modelfile"]).await);
     assert_eq!(err, "Error: model 'nope' not found\n");
 }
+
+/// `rollama list | head -0`: a reader that leaves before the table is written ends the
+/// command quietly by SIGPIPE, as a Go binary ends, never with a Rust panic message.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_closed_pipe_ends_list_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let host = TestServer::default().spawn(&["smollm2"]).await;
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cli_support::rollama(&host, &["list"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .expect("cli thread");
+    let err = stderr(&out);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{err}");
+}

@@ -16,8 +16,9 @@ pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsRespon
 pub use generate::{GenerateChunk, GenerateRequest};
 pub use keep_alive::KeepAlive;
 pub use models::{
-    CopyRequest, CreateRequest, DeleteRequest, ModelDetails, ProgressResponse, PsModel, PsResponse,
-    PullRequest, ShowRequest, ShowResponse, TagModel, TagsResponse, VersionResponse,
+    modelfile_quote, CopyRequest, CreateRequest, DeleteRequest, ModelDetails, ProgressResponse,
+    PsModel, PsResponse, PullRequest, ShowRequest, ShowResponse, TagModel, TagsResponse,
+    VersionResponse,
 };
 pub use options::Options;
 

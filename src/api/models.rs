@@ -175,3 +175,16 @@ pub struct ProgressResponse {
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
+
+/// How a Modelfile quotes a value (Ollama's `parser.quote`), for the `modelfile` of
+/// `/api/show` and for the CLI printing a parsed one: values with newlines or edge spaces
+/// get quotes, triple ones when they hold a quote themselves.
+pub fn modelfile_quote(s: &str) -> String {
+    if s.contains('\n') || s.starts_with(' ') || s.ends_with(' ') {
+        if s.contains('"') {
+            return format!("\"\"\"{s}\"\"\"");
+        }
+        return format!("\"{s}\"");
+    }
+    s.to_string()
+}

@@ -253,7 +253,8 @@ impl Chat<'_> {
                         println!("Set parameter '{name}' to '{}'", values.join(", "));
                         s.options.insert(name.clone(), value);
                     }
-                    Err(e) => println!("Couldn't set parameter: {e:?}"),
+                    // Go's `%q` of the error.
+                    Err(e) => println!("Couldn't set parameter: {:?}", e.to_string()),
                 }
             }
             "system" => return Ok(self.set_system(words)),

@@ -24,6 +24,7 @@ pub mod pull;
 pub mod run;
 pub mod session;
 pub mod show;
+mod sigpipe;
 pub mod table;
 pub mod verbose;
 pub mod wire;
@@ -115,6 +116,7 @@ fn server_message(status: &Option<reqwest::StatusCode>, message: &str) -> String
 
 /// Runs one client command against the server at `OLLAMA_HOST`; errors are printed here.
 pub async fn main(command: Command) -> ExitCode {
+    sigpipe::restore_default();
     let client = Client::from_env();
     let result = match client.heartbeat().await {
         Ok(()) => dispatch(&client, command).await,

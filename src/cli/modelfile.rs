@@ -11,6 +11,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::CliError;
+use crate::api::modelfile_quote;
 
 /// One Modelfile command. `name` is Ollama's: `model` for `FROM`, the parameter's name for
 /// `PARAMETER`, the lower-cased command otherwise; a `MESSAGE`'s args are `role: content`.
@@ -44,11 +45,9 @@ pub enum ModelfileError {
     UnexpectedEof(String),
     #[error("no FROM line")]
     MissingFrom,
-    #[error("unknown parameter '{0}'")]
-    UnknownParameter(String),
-    /// Ollama's `invalid float value [abc]` (Go prints the one-value slice).
-    #[error("invalid {kind} value [{value}]")]
-    InvalidValue { kind: &'static str, value: String },
+    /// Ollama's `unknown parameter 'x'` / `invalid float value [abc]`.
+    #[error(transparent)]
+    Parameter(#[from] super::params::ParamError),
     /// A command rollama's server cannot honour: refused before anything is hashed or
     /// uploaded, rather than after sending gigabytes to a server that answers 400.
     #[error("{0} is not supported by rollama")]
@@ -211,13 +210,13 @@ impl fmt::Display for Modelfile {
                 "model" => writeln!(f, "FROM {}", c.args)?,
                 "license" | "template" | "system" | "adapter" | "renderer" | "parser"
                 | "requires" | "draft" => {
-                    writeln!(f, "{} {}", c.name.to_uppercase(), quote(&c.args))?
+                    writeln!(f, "{} {}", c.name.to_uppercase(), modelfile_quote(&c.args))?
                 }
                 "message" => {
                     let (role, content) = c.args.split_once(": ").unwrap_or((c.args.as_str(), ""));
-                    writeln!(f, "MESSAGE {role} {}", quote(content))?
+                    writeln!(f, "MESSAGE {role} {}", modelfile_quote(content))?
                 }
-                _ => writeln!(f, "PARAMETER {} {}", c.name, quote(&c.args))?,
+                _ => writeln!(f, "PARAMETER {} {}", c.name, modelfile_quote(&c.args))?,
             }
         }
         Ok(())
@@ -309,17 +308,6 @@ fn unquote(s: &str) -> Option<&str> {
     Some(s)
 }
 
-/// Ollama's `quote` (the server's printer uses the same rule).
-fn quote(s: &str) -> String {
-    if s.contains('\n') || s.starts_with(' ') || s.ends_with(' ') {
-        if s.contains('"') {
-            return format!("\"\"\"{s}\"\"\"");
-        }
-        return format!("\"{s}\"");
-    }
-    s.to_string()
-}
-
 /// UTF-16 with a BOM, as Ollama's `unicode.BOMOverride` reads it; UTF-8 otherwise (a UTF-8
 /// BOM dropped, invalid bytes replaced).
 fn decode(bytes: &[u8]) -> String {
@@ -368,56 +356,10 @@ const DEPRECATED: [&str; 9] = [
     "mirostat_eta",
 ];
 
-enum Kind {
-    Int,
-    Float,
-    Bool,
-    List,
-}
-
-/// The type of each of Ollama's `api.Options` fields, by JSON name.
-fn kind(key: &str) -> Option<Kind> {
-    Some(match key {
-        "num_ctx" | "num_batch" | "num_gpu" | "main_gpu" | "num_thread" | "draft_num_predict"
-        | "num_keep" | "seed" | "num_predict" | "top_k" | "repeat_last_n" => Kind::Int,
-        "top_p" | "min_p" | "typical_p" | "temperature" | "repeat_penalty" | "presence_penalty"
-        | "frequency_penalty" => Kind::Float,
-        "use_mmap" => Kind::Bool,
-        "stop" => Kind::List,
-        _ => return None,
-    })
-}
-
-/// Ollama's `api.FormatParams` for one value: typed by the option it sets.
+/// Ollama's `api.FormatParams` for one value: typed by the option it sets (the same
+/// typing as the chat's `/set parameter`).
 pub fn parameter_value(key: &str, value: &str) -> Result<Value, ModelfileError> {
-    let invalid = |kind| ModelfileError::InvalidValue {
-        kind,
-        value: value.to_string(),
-    };
-    match kind(key).ok_or_else(|| ModelfileError::UnknownParameter(key.to_string()))? {
-        Kind::Int => value
-            .parse::<i64>()
-            .map(Value::from)
-            .map_err(|_| invalid("int")),
-        Kind::Float => {
-            // Go's float32, written as its shortest form (0.7, not 0.699999988).
-            let f = value
-                .parse::<f32>()
-                .ok()
-                .filter(|f| f.is_finite())
-                .ok_or_else(|| invalid("float"))?;
-            let wide: f64 = f.to_string().parse().map_err(|_| invalid("float"))?;
-            serde_json::Number::from_f64(wide)
-                .map(Value::Number)
-                .ok_or_else(|| invalid("float"))
-        }
-        Kind::Bool => match value {
-            "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(Value::Bool(true)),
-            "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(Value::Bool(false)),
-            _ => Err(invalid("bool")),
-        },
-        Kind::List => Ok(Value::Array(vec![Value::String(value.to_string())])),
-    }
+    super::params::parse(key, &[value.to_string()]).map_err(ModelfileError::from)
 }
 
 impl Modelfile {

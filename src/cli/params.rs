@@ -25,14 +25,27 @@ fn kind(name: &str) -> Option<Kind> {
     })
 }
 
-/// The JSON value for `name` given the words after it, or Ollama's error text.
-pub fn parse(name: &str, values: &[String]) -> Result<Value, String> {
+/// Why a parameter's value was refused, in Ollama's words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    #[error("unknown parameter '{0}'")]
+    Unknown(String),
+    /// Go prints the values as a slice: `invalid float value [abc]`.
+    #[error("invalid {kind} value [{values}]")]
+    Invalid { kind: &'static str, values: String },
+}
+
+/// The JSON value for `name` given the words after it (`/set parameter`, or one
+/// Modelfile `PARAMETER` line: `stop` becomes a list either way).
+pub fn parse(name: &str, values: &[String]) -> Result<Value, ParamError> {
     let Some(kind) = kind(name) else {
-        return Err(format!("unknown parameter '{name}'"));
+        return Err(ParamError::Unknown(name.to_string()));
     };
     let first = values.first().map(String::as_str).unwrap_or("");
-    // Go prints the value list of an error as `[a b]`.
-    let shown = format!("[{}]", values.join(" "));
+    let invalid = |kind| ParamError::Invalid {
+        kind,
+        values: values.join(" "),
+    };
     match kind {
         Kind::Float => first
             .parse::<f32>()
@@ -42,14 +55,14 @@ pub fn parse(name: &str, values: &[String]) -> Result<Value, String> {
             .and_then(|f| f.to_string().parse::<f64>().ok())
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
-            .ok_or_else(|| format!("invalid float value {shown}")),
+            .ok_or_else(|| invalid("float")),
         Kind::Int => first
             .parse::<i64>()
             .map(Value::from)
-            .map_err(|_| format!("invalid int value {shown}")),
+            .map_err(|_| invalid("int")),
         Kind::Bool => go_bool(first)
             .map(Value::Bool)
-            .ok_or_else(|| format!("invalid bool value {shown}")),
+            .ok_or_else(|| invalid("bool")),
         Kind::Strings => Ok(Value::from(values.to_vec())),
     }
 }
@@ -93,15 +106,21 @@ mod tests {
         assert_eq!(parse("use_mmap", &words(&["false"])), Ok(json!(false)));
         assert_eq!(
             parse("num_ctx", &words(&["big"])),
-            Err("invalid int value [big]".into())
+            Err(ParamError::Invalid {
+                kind: "int",
+                values: "big".into()
+            })
         );
         assert_eq!(
             parse("temperature", &words(&["hot"])),
-            Err("invalid float value [hot]".into())
+            Err(ParamError::Invalid {
+                kind: "float",
+                values: "hot".into()
+            })
         );
         assert_eq!(
             parse("warmth", &words(&["1"])),
-            Err("unknown parameter 'warmth'".into())
+            Err(ParamError::Unknown("warmth".into()))
         );
     }
 

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::api::modelfile_quote;
 use crate::engine::ModelDescription;
 
 pub fn modelfile(d: &ModelDescription) -> String {
@@ -13,23 +14,23 @@ pub fn modelfile(d: &ModelDescription) -> String {
     // A GGUF's own Jinja template comes back with its `FROM`; written out as `TEMPLATE` it
     // would become a Go template layer and no longer parse, so only a layer is printed.
     if d.template_layer && !d.template.is_empty() {
-        out.push_str(&format!("TEMPLATE {}\n", quote(&d.template)));
+        out.push_str(&format!("TEMPLATE {}\n", modelfile_quote(&d.template)));
     }
     if !d.system.is_empty() {
-        out.push_str(&format!("SYSTEM {}\n", quote(&d.system)));
+        out.push_str(&format!("SYSTEM {}\n", modelfile_quote(&d.system)));
     }
     for (key, value) in &d.parameters {
         for v in values(value) {
-            out.push_str(&format!("PARAMETER {key} {}\n", quote(&plain(v))));
+            out.push_str(&format!("PARAMETER {key} {}\n", modelfile_quote(&plain(v))));
         }
     }
     for license in &d.license {
-        out.push_str(&format!("LICENSE {}\n", quote(license)));
+        out.push_str(&format!("LICENSE {}\n", modelfile_quote(license)));
     }
     for m in &d.messages {
         let role = m["role"].as_str().unwrap_or_default();
         let content = m["content"].as_str().unwrap_or_default();
-        out.push_str(&format!("MESSAGE {role} {}\n", quote(content)));
+        out.push_str(&format!("MESSAGE {role} {}\n", modelfile_quote(content)));
     }
     out
 }
@@ -96,18 +97,6 @@ fn go_float(f: f64) -> String {
     }
 }
 
-/// Ollama's `quote`: values with newlines or edge spaces get quotes, triple ones when
-/// they hold a quote themselves.
-fn quote(s: &str) -> String {
-    if s.contains('\n') || s.starts_with(' ') || s.ends_with(' ') {
-        if s.contains('"') {
-            return format!("\"\"\"{s}\"\"\"");
-        }
-        return format!("\"{s}\"");
-    }
-    s.to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,8 +136,8 @@ mod tests {
 
     #[test]
     fn quotes_like_ollama() {
-        assert_eq!(quote("plain"), "plain");
-        assert_eq!(quote("two\nlines"), "\"two\nlines\"");
-        assert_eq!(quote("say \"hi\"\n"), "\"\"\"say \"hi\"\n\"\"\"");
+        assert_eq!(modelfile_quote("plain"), "plain");
+        assert_eq!(modelfile_quote("two\nlines"), "\"two\nlines\"");
+        assert_eq!(modelfile_quote("say \"hi\"\n"), "\"\"\"say \"hi\"\n\"\"\"");
     }
 }
