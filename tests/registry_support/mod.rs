@@ -25,6 +25,10 @@ pub const TEMPLATE_TEXT: &str = "{{ if .System }}<|im_start|>system\n{{ .System 
 /// The parameters layer.
 pub const PARAMS_JSON: &str = r#"{"stop":["<|im_start|>","<|im_end|>"],"temperature":0.2}"#;
 
+/// The parameters of `library/brief`: greedy and short, for a test that runs what it pulled.
+pub const BRIEF_PARAMS_JSON: &str =
+    r#"{"stop":["<|im_start|>","<|im_end|>"],"temperature":0,"num_predict":8}"#;
+
 enum Blob {
     Bytes(Vec<u8>),
     File(PathBuf, u64),
@@ -57,7 +61,7 @@ fn layer(media_type: &str, digest: Digest, size: u64) -> Layer {
 }
 
 /// Starts the registry on 127.0.0.1:0 with `library/tiny:latest` (also tagged `135m`)
-/// made of `gguf`, and `library/stall:latest`, the same manifest whose blobs stop
+/// made of `gguf`, `library/brief:latest` (the same with greedy, 8-token parameters), and `library/stall:latest`, the same manifest whose blobs stop
 /// arriving after their first MiB (the connection stays open): a pull of it never ends
 /// until the client goes away.
 pub async fn smollm2_registry(gguf: PathBuf) -> Published {
@@ -87,13 +91,19 @@ pub async fn smollm2_registry(gguf: PathBuf) -> Published {
     let config = small(CONFIG, config);
     let template = small(TEMPLATE, TEMPLATE_TEXT.as_bytes().to_vec());
     let params = small(PARAMS, PARAMS_JSON.as_bytes().to_vec());
+    let brief_params = small(PARAMS, BRIEF_PARAMS_JSON.as_bytes().to_vec());
     let model = layer(MODEL, digest, size);
     blobs.insert(model.digest.to_string(), Blob::File(gguf.clone(), size));
+    let brief = Manifest::new(
+        config.clone(),
+        vec![model.clone(), template.clone(), brief_params],
+    );
     let manifest = Manifest::new(config, vec![model, template, params]);
     let mut manifests = HashMap::new();
     for name in ["tiny/latest", "tiny/135m", "stall/latest"] {
         manifests.insert(format!("library/{name}"), manifest.to_bytes());
     }
+    manifests.insert("library/brief/latest".into(), brief.to_bytes());
     let reg = Arc::new(Registry { manifests, blobs });
     let router = Router::new()
         .route("/v2/{ns}/{model}/manifests/{tag}", get(get_manifest))
