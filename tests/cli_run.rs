@@ -241,6 +241,14 @@ fn head(answer: &str) -> String {
         .collect()
 }
 
+/// Sends `line` at the chat's prompt, expects `want`, then the next prompt.
+fn ask(p: &mut rexpect::session::PtySession, line: &str, want: &str) {
+    p.send_line(line).expect("send");
+    p.exp_string(want)
+        .unwrap_or_else(|e| panic!("{line:?} → {want:?}: {e}"));
+    p.exp_string(">>> ").expect("prompt");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_interactive_chat_behaves_as_ollamas() {
     let host = server().await;
@@ -260,19 +268,18 @@ async fn the_interactive_chat_behaves_as_ollamas() {
     let mut p = blocking(move || {
         let mut p = pty(&h, &["run", "smollm2"], 300_000);
         p.exp_string(">>> ").expect("prompt");
-        p.send_line("/?").expect("send");
-        p.exp_string("Use \"\"\" to begin a multi-line message.")
-            .expect("help");
-        p.exp_string(">>> ").expect("prompt");
+        ask(&mut p, "/?", "Use \"\"\" to begin a multi-line message.");
 
-        p.send_line("/set parameter num_predict 30").expect("send");
-        p.exp_string("Set parameter 'num_predict' to '30'")
-            .expect("set echo");
-        p.exp_string(">>> ").expect("prompt");
-        p.send_line("/set parameter temperature 0").expect("send");
-        p.exp_string("Set parameter 'temperature' to '0'")
-            .expect("set echo");
-        p.exp_string(">>> ").expect("prompt");
+        ask(
+            &mut p,
+            "/set parameter num_predict 30",
+            "Set parameter 'num_predict' to '30'",
+        );
+        ask(
+            &mut p,
+            "/set parameter temperature 0",
+            "Set parameter 'temperature' to '0'",
+        );
 
         p.send_line("What is the capital of France?").expect("send");
         p.exp_string("France?").expect("echo");
@@ -280,9 +287,7 @@ async fn the_interactive_chat_behaves_as_ollamas() {
         let answer = plain(&answer);
         assert!(answer.contains(&head(&first)), "{answer:?} vs {first:?}");
 
-        p.send_line("/clear").expect("send");
-        p.exp_string("Cleared session context").expect("clear");
-        p.exp_string(">>> ").expect("prompt");
+        ask(&mut p, "/clear", "Cleared session context");
 
         p.send_line("\"\"\"Name a colour").expect("send");
         p.exp_string("... ").expect("continuation prompt");
@@ -295,25 +300,24 @@ async fn the_interactive_chat_behaves_as_ollamas() {
         p.exp_string("Set system message.").expect("system");
         p.send_line("/show system").expect("send");
         p.exp_string("You are a pirate.").expect("show system");
-        p.send_line("/show info").expect("send");
-        p.exp_string("Model").expect("show info");
-        p.exp_string(">>> ").expect("prompt");
+        ask(&mut p, "/show info", "Model");
 
-        p.send_line("/frobnicate now").expect("send");
-        p.exp_string("Unknown command '/frobnicate'. Type /? for help")
-            .expect("unknown command");
-        p.exp_string(">>> ").expect("prompt");
+        ask(
+            &mut p,
+            "/frobnicate now",
+            "Unknown command '/frobnicate'. Type /? for help",
+        );
 
         p.send_control('c').expect("ctrl-c at the prompt");
         p.exp_string("Use Ctrl + d or /bye to exit.")
             .expect("ctrl-c hint");
         p.exp_string(">>> ").expect("prompt");
 
-        p.send_line("/set parameter num_predict 4000")
-            .expect("send");
-        p.exp_string("Set parameter 'num_predict' to '4000'")
-            .expect("set echo");
-        p.exp_string(">>> ").expect("prompt");
+        ask(
+            &mut p,
+            "/set parameter num_predict 4000",
+            "Set parameter 'num_predict' to '4000'",
+        );
         p
     })
     .await;
@@ -331,10 +335,11 @@ async fn the_interactive_chat_behaves_as_ollamas() {
 
     blocking(move || {
         p.exp_string(">>> ").expect("the prompt is back");
-        p.send_line("/save pirate-session").expect("send");
-        p.exp_string("Created new model 'pirate-session'")
-            .expect("saved");
-        p.exp_string(">>> ").expect("prompt");
+        ask(
+            &mut p,
+            "/save pirate-session",
+            "Created new model 'pirate-session'",
+        );
         p.send_line("/bye").expect("send");
         p.exp_eof().expect("exit");
         let status = p.process().wait().expect("wait");
