@@ -241,6 +241,16 @@ fn head(answer: &str) -> String {
         .collect()
 }
 
+/// The chat ends and the process exits with status 0.
+fn exits_0(p: &mut rexpect::session::PtySession) {
+    p.exp_eof().expect("exit");
+    let status = p.process().wait().expect("wait");
+    assert!(
+        matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
+        "{status:?}"
+    );
+}
+
 /// Sends `line` at the chat's prompt, expects `want`, then the next prompt.
 fn ask(p: &mut rexpect::session::PtySession, line: &str, want: &str) {
     p.send_line(line).expect("send");
@@ -341,12 +351,7 @@ async fn the_interactive_chat_behaves_as_ollamas() {
             "Created new model 'pirate-session'",
         );
         p.send_line("/bye").expect("send");
-        p.exp_eof().expect("exit");
-        let status = p.process().wait().expect("wait");
-        assert!(
-            matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
-            "{status:?}"
-        );
+        exits_0(&mut p);
     })
     .await;
 
@@ -376,12 +381,7 @@ async fn ctrl_d_ends_the_chat() {
         let mut p = pty(&h, &["run", "smollm2"], 300_000);
         p.exp_string(">>> ").expect("prompt");
         p.send_control('d').expect("ctrl-d");
-        p.exp_eof().expect("exit");
-        let status = p.process().wait().expect("wait");
-        assert!(
-            matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
-            "{status:?}"
-        );
+        exits_0(&mut p);
     })
     .await;
 }
