@@ -104,6 +104,7 @@ fn main() {
                     logprobs: None,
                     constraint,
                     visible: vec![],
+                    trace: None,
                 })
                 .expect("submit");
             let done = rt.block_on(async {

@@ -87,7 +87,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, models = %args.models_dir().display(), "rollama listening");
+    let gateway = args.gateway()?;
     let state = AppState {
+        gateway,
         engine: Arc::new(engine),
         version: args.ollama_version,
         metrics: args.metrics,

@@ -88,6 +88,7 @@ fn submit(engine: &EngineHandle, tokenizer: &Tokenizer, case: &Case) -> Unbounde
             logprobs: None,
             constraint: None,
             visible: vec![],
+            trace: None,
         })
         .expect("submit")
 }

@@ -302,6 +302,7 @@ fn router(fake: &Arc<Fake>) -> Router {
         version: "0.12.6".into(),
         metrics: true,
         sse_keep_alive: Duration::from_secs(15),
+        gateway: Default::default(),
     })
 }
 

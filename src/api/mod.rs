@@ -5,6 +5,7 @@
 
 mod chat;
 mod embed;
+mod gateway;
 mod generate;
 mod keep_alive;
 mod models;
@@ -13,6 +14,10 @@ mod options;
 
 pub use chat::{ChatChunk, ChatRequest, Message};
 pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
+pub use gateway::{
+    DetokenizeRequest, DetokenizeResponse, HealthResponse, ModelStatus, StatusResponse,
+    TokenizeRequest, TokenizeResponse,
+};
 pub use generate::{GenerateChunk, GenerateRequest};
 pub use keep_alive::KeepAlive;
 pub use models::{

@@ -14,6 +14,10 @@ pub async fn embed(
     req: EmbedRequest,
     started: Instant,
 ) -> Result<Embeddings, EngineError> {
+    let trace = super::trace::current();
+    if let Some(t) = &trace {
+        t.set_model(&req.model);
+    }
     let lease = registry
         .acquire(&req.model, req.keep_alive)
         .await
@@ -54,6 +58,9 @@ pub async fn embed(
         return Err(EngineError::BadRequest(
             "embedding contains NaN or Inf values".into(),
         ));
+    }
+    if let Some(t) = &trace {
+        t.finished(prompt_tokens, 0);
     }
     let (dims, normalize) = (req.dimensions, req.normalize);
     Ok(Embeddings {

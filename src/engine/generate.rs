@@ -16,6 +16,7 @@ use super::registry::{Decoder, Lease, Registry};
 use super::request::{Finished, GenerateRequest, GenerationMetrics, Input, Piece, Pieces};
 use super::{
     Constraint, Done, EngineError, Event, Failure, GenerateJob, GenerateOptions, TokenLogprob,
+    Trace,
 };
 use crate::api::{Message, Options};
 use crate::store::Layers;
@@ -26,6 +27,10 @@ use serde_json::Value;
 /// stream's last piece.
 pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Pieces, EngineError> {
     let started = Instant::now();
+    let trace = super::trace::current();
+    if let Some(t) = &trace {
+        t.set_model(&req.model);
+    }
     let lease = registry.acquire(&req.model, req.keep_alive).await?;
     let decoder = Arc::clone(lease.model.decoder(req.input.capability(), &req.model)?);
     let stored_name = lease.model.stored.name.clone();
@@ -67,6 +72,7 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
         logprobs,
         constraint: prepared.constraint,
         visible: visible_tokens(&decoder.prompt.tokenizer, &asks.markers),
+        trace: trace.clone(),
     });
     let rx = match submitted {
         Ok(rx) => rx,
@@ -77,7 +83,7 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
             return Err(e);
         }
     };
-    Ok(pieces(rx, lease, started, parser).boxed())
+    Ok(pieces(rx, lease, started, parser, trace).boxed())
 }
 
 /// A prompt ready to queue.
@@ -267,8 +273,10 @@ fn pieces(
     lease: Lease,
     started: Instant,
     parser: OutputParser,
+    trace: Option<Arc<Trace>>,
 ) -> impl futures::Stream<Item = Piece> + Send {
     let state = PieceStream {
+        trace,
         rx,
         lease,
         parser,
@@ -301,6 +309,7 @@ struct PieceStream {
     /// Logprobs of tokens whose answer text has not come out yet.
     logprobs: Vec<TokenLogprob>,
     ended: bool,
+    trace: Option<Arc<Trace>>,
 }
 
 impl PieceStream {
@@ -308,10 +317,16 @@ impl PieceStream {
         match event {
             Some(Event::Logprob(lp)) => self.logprobs.push(lp),
             Some(Event::Text(text)) => {
+                if let Some(t) = &self.trace {
+                    t.token();
+                }
                 let parts = self.parser.push(&text);
                 self.queue(parts);
             }
             Some(Event::Done(done)) => {
+                if let Some(t) = &self.trace {
+                    t.finished(done.prompt_eval_count, done.eval_count);
+                }
                 let parts = self.parser.finish();
                 self.queue(parts);
                 let finished = self.finished(done);

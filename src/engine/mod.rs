@@ -34,6 +34,7 @@ mod service;
 mod stats;
 mod stop;
 mod think_first;
+pub mod trace;
 mod worker;
 
 pub use constraint::{Constraint, Step};
@@ -56,6 +57,7 @@ pub use sampling::{argmax, log_probs, Sampler};
 pub use service::{Engine, Service};
 pub use stats::{EngineStats, Preparing, StatsSnapshot};
 pub use stop::{StopMatcher, StopOutcome};
+pub use trace::{Observer, Trace};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +173,8 @@ pub struct GenerateJob {
     /// Control tokens to print as their text (they print nothing otherwise): tool-call and
     /// reasoning markers the server must see to parse the output.
     pub visible: Vec<u32>,
+    /// The HTTP request this job serves (queue wait is measured on the model's thread).
+    pub trace: Option<Arc<Trace>>,
 }
 
 pub(crate) enum Command {
@@ -267,6 +271,9 @@ impl EngineHandle {
             return Err(EngineError::Busy);
         }
         let (events, rx) = mpsc::unbounded_channel();
+        if let Some(t) = &job.trace {
+            t.submitted();
+        }
         let cmd = Command::Generate { job, events };
         self.tx.send(cmd).map_err(|_| EngineError::WorkerDied)?;
         Ok(rx)

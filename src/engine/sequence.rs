@@ -1,5 +1,6 @@
 //! One request's state inside the worker.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -9,6 +10,7 @@ use super::sampling::{log_probs, Sampler};
 use super::stop::{StopMatcher, StopOutcome};
 use super::{
     Done, Event, Failure, FinishReason, GenerateJob, GenerateOptions, TokenLogprob, TokenProb,
+    Trace,
 };
 use crate::model::KvCache;
 use crate::text::{StreamDecoder, Tokenizer};
@@ -39,6 +41,8 @@ pub struct Sequence {
     events: mpsc::UnboundedSender<Event>,
     started: Instant,
     prefill_done: Option<Instant>,
+    /// The HTTP request it serves, if the server opened a trace.
+    pub trace: Option<Arc<Trace>>,
 }
 
 impl Sequence {
@@ -55,6 +59,7 @@ impl Sequence {
             logprobs,
             constraint,
             visible,
+            trace,
         } = job;
         // With a `num_predict` that fits, the window never grows past prompt + num_predict;
         // otherwise it may fill `num_ctx` (and then shift within it).
@@ -81,6 +86,7 @@ impl Sequence {
             events,
             started: Instant::now(),
             prefill_done: None,
+            trace,
         }
     }
 

@@ -148,6 +148,9 @@ impl Worker {
                 break;
             };
             self.stats.waiting.fetch_sub(1, Relaxed);
+            if let Some(t) = &seq.trace {
+                t.admitted();
+            }
             match self.prefixes.lookup(&seq.tokens) {
                 Ok(Some(reuse)) => seq.reuse_prefix(reuse.cache, reuse.len),
                 Ok(None) => {}

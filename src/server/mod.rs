@@ -2,6 +2,7 @@
 //! OpenAI's `/v1`) into [`Engine`] calls and the answers back; they hold no engine logic.
 
 mod error;
+pub mod gateway;
 mod json;
 mod modelfile;
 mod ndjson;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub metrics: bool,
     /// Silence after which an SSE stream gets a `: keep-alive` comment.
     pub sse_keep_alive: std::time::Duration,
+    /// Keys, CORS, limits, metrics, timeouts: all off by default (plain Ollama).
+    pub gateway: gateway::Gateway,
 }
 
 /// Default [`AppState::sse_keep_alive`]: well under common proxy idle timeouts (60 s).
@@ -42,12 +45,16 @@ pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1
 
 /// The whole HTTP surface. Tests call this directly.
 pub fn app(state: AppState) -> Router {
-    routes::router()
-        .with_state(state)
-        // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB.
+    let router = routes::router()
+        .with_state(state.clone())
+        // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB. An
+        // operator's cap is the gateway's (`ROLLAMA_MAX_BODY_BYTES`).
         .layer(DefaultBodyLimit::disable())
-        .layer(TraceLayer::new_for_http())
-        .layer(axum::middleware::from_fn(request_id::layer))
+        .layer(TraceLayer::new_for_http());
+    gateway::layer(router, &state).layer(axum::middleware::from_fn_with_state(
+        state,
+        request_id::layer,
+    ))
 }
 
 /// Serves until `shutdown` completes, then lets in-flight requests finish.

@@ -3,12 +3,17 @@
 //! log span, and is quoted in internal-error bodies so an operator can find the full error
 //! in the log without the body carrying it.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use rand::Rng;
 use tracing::Instrument;
+
+use crate::engine::trace::{self, Trace};
+use crate::server::AppState;
 
 pub static HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -21,7 +26,9 @@ pub fn current() -> Option<String> {
     CURRENT.try_with(Clone::clone).ok()
 }
 
-pub async fn layer(mut req: Request, next: Next) -> Response {
+/// Names the request and opens its [`Trace`] (in the request's extensions, and current
+/// for the engine while the handler runs).
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = req
         .headers()
         .get(&HEADER)
@@ -33,9 +40,10 @@ pub async fn layer(mut req: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(HEADER.clone(), value);
     }
-    let mut response = CURRENT
-        .scope(id.clone(), next.run(req).instrument(span))
-        .await;
+    let trace = Arc::new(Trace::new(id.clone(), state.gateway.observe.observer()));
+    req.extensions_mut().insert(Arc::clone(&trace));
+    let handled = trace::scope(trace, next.run(req).instrument(span));
+    let mut response = CURRENT.scope(id.clone(), handled).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HEADER.clone(), value);
     }

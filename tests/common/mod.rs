@@ -87,6 +87,8 @@ pub struct TestServer {
     pub memory_budget: Option<u64>,
     /// `ROLLAMA_LOAD_WAIT` (`None`: without bound).
     pub load_wait: Option<std::time::Duration>,
+    /// Keys, CORS, limits, metrics, timeouts (default: all off, plain Ollama).
+    pub gateway: rollama::server::gateway::Gateway,
 }
 
 impl Default for TestServer {
@@ -103,6 +105,7 @@ impl Default for TestServer {
             max_loaded: 3,
             memory_budget: None,
             load_wait: Some(std::time::Duration::from_secs(300)),
+            gateway: Default::default(),
         }
     }
 }
@@ -156,6 +159,7 @@ impl TestServer {
             version: "0.12.6".into(),
             metrics: true,
             sse_keep_alive: self.sse_keep_alive,
+            gateway: self.gateway,
         };
         tokio::spawn(server::run(listener, state, std::future::pending()));
         (format!("http://{addr}"), engine)

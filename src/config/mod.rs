@@ -1,4 +1,12 @@
 //! Command line and environment: every flag is also the environment variable Ollama uses.
+//! The gateway's flags (all opt-in) are in one file per part.
+
+mod auth;
+mod browsers;
+mod lifecycle;
+mod limits;
+mod observe;
+mod rate;
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
@@ -116,9 +124,39 @@ pub struct ServeArgs {
     /// The Ollama version `/api/version` reports (clients gate features on it).
     #[arg(long, env = "ROLLAMA_OLLAMA_VERSION", default_value = "0.12.6")]
     pub ollama_version: String,
+
+    #[command(flatten, next_help_heading = "Authentication")]
+    pub auth: auth::AuthArgs,
+
+    #[command(flatten, next_help_heading = "Rate limits")]
+    pub rate: rate::RateArgs,
+
+    #[command(flatten, next_help_heading = "Browsers (CORS, Host check)")]
+    pub browsers: browsers::BrowsersArgs,
+
+    #[command(flatten, next_help_heading = "Limits and deadlines")]
+    pub limits: limits::LimitsArgs,
+
+    #[command(flatten, next_help_heading = "Observability")]
+    pub observe: observe::ObserveArgs,
+
+    #[command(flatten, next_help_heading = "Connections (timeouts, TLS, drain)")]
+    pub lifecycle: lifecycle::LifecycleArgs,
 }
 
 impl ServeArgs {
+    /// Every gateway setting, checked (a bad keys file or origin stops the start).
+    pub fn gateway(&self) -> anyhow::Result<crate::server::gateway::Gateway> {
+        Ok(crate::server::gateway::Gateway {
+            auth: self.auth.config()?,
+            browsers: self.browsers.config()?,
+            limits: self.limits.config()?,
+            observe: self.observe.config()?,
+            lifecycle: self.lifecycle.config()?,
+            rate: self.rate.config()?,
+        })
+    }
+
     pub fn engine_config(&self) -> EngineConfig {
         let num_parallel = self.num_parallel.max(1);
         EngineConfig {
