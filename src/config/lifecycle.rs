@@ -113,6 +113,10 @@ mod tests {
             .err()
             .expect("refused");
         assert!(e.to_string().contains("set both or neither"), "{e}");
-        assert!(parse(&["--tls-cert=/nonexistent/c.pem", "--tls-key=/nonexistent/k.pem"]).is_err());
+        assert!(parse(&[
+            "--tls-cert=/nonexistent/c.pem",
+            "--tls-key=/nonexistent/k.pem"
+        ])
+        .is_err());
     }
 }

@@ -159,8 +159,14 @@ mod tests {
             in_flight: 0,
             idle_since: t,
         };
-        assert_eq!(deadline(fresh, Some(S), Some(5 * S)), Some((t + S, Expired::Header)));
-        assert_eq!(deadline(fresh, Some(5 * S), Some(S)), Some((t + S, Expired::Idle)));
+        assert_eq!(
+            deadline(fresh, Some(S), Some(5 * S)),
+            Some((t + S, Expired::Header))
+        );
+        assert_eq!(
+            deadline(fresh, Some(5 * S), Some(S)),
+            Some((t + S, Expired::Idle))
+        );
         assert_eq!(deadline(fresh, None, None), None);
         let served = State {
             served: true,

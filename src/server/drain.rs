@@ -187,7 +187,10 @@ mod tests {
         let seen = cut_after_two("application/x-ndjson").await;
         assert_eq!(seen.len(), 3);
         let last: serde_json::Value = serde_json::from_slice(&seen[2]).expect("json line");
-        assert_eq!(last, serde_json::json!({"error": "server is shutting down"}));
+        assert_eq!(
+            last,
+            serde_json::json!({"error": "server is shutting down"})
+        );
         assert!(seen[2].ends_with(b"\n"));
     }
 

@@ -103,7 +103,10 @@ impl Connection {
             return self.http(tcp, peer, activity).await;
         };
         // The handshake counts as part of the first request's head.
-        let limit = self.lifecycle.header_timeout.or(self.lifecycle.idle_timeout);
+        let limit = self
+            .lifecycle
+            .header_timeout
+            .or(self.lifecycle.idle_timeout);
         let handshake = tls.accept(tcp);
         let accepted = match limit {
             Some(limit) => match tokio::time::timeout(limit, handshake).await {
