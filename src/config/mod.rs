@@ -33,6 +33,9 @@ pub struct Cli {
     pub version: bool,
 }
 
+// Parsed once at startup: `serve`'s many flags make its variant large, and that costs
+// nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the Ollama HTTP API.

@@ -221,6 +221,11 @@ pub struct EngineConfig {
     /// tokens, to exercise a worker that dies. Always `None` in `rollama serve`.
     #[doc(hidden)]
     pub panic_after_tokens: Option<usize>,
+    /// Test hook: a sequence whose request set `options.seed` to this value panics in its
+    /// own step (sampling), to exercise the isolation of one request's panic: it fails,
+    /// the others and the model's thread go on. Always `None` in `rollama serve`.
+    #[doc(hidden)]
+    pub panic_on_seed: Option<u64>,
 }
 
 impl Default for EngineConfig {
@@ -233,6 +238,7 @@ impl Default for EngineConfig {
             prefix_cache_tokens: 2 * DEFAULT_NUM_CTX,
             fail_after_tokens: None,
             panic_after_tokens: None,
+            panic_on_seed: None,
         }
     }
 }

@@ -118,6 +118,11 @@ impl Sequence {
         self.events.is_closed()
     }
 
+    /// The request's `seed`, when it set one.
+    pub fn seed(&self) -> Option<u64> {
+        self.options.seed
+    }
+
     /// Tokens generated so far.
     pub fn generated(&self) -> usize {
         self.generated

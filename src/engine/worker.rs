@@ -2,6 +2,7 @@
 //! forward pass, samples, streams. No async code runs here.
 
 use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use candle_core::Tensor;
@@ -265,7 +266,33 @@ impl Worker {
                 continue;
             }
             let before = seq.generated();
-            let more = seq.advance(&mut logits, &tokenizer);
+            // A panic here (sampling, grammar, detokenizing, stop strings) is a bug in one
+            // request's processing: it fails that request alone, and its possibly broken
+            // state (KV included) is dropped rather than cached.
+            let hook = self.config.panic_on_seed;
+            let advanced = panic::catch_unwind(AssertUnwindSafe(|| {
+                if hook.is_some() && seq.seed() == hook {
+                    panic!("injected panic (test hook)");
+                }
+                seq.advance(&mut logits, &tokenizer)
+            }));
+            let more = match advanced {
+                Ok(more) => more,
+                Err(payload) => {
+                    let id = seq.trace.as_ref().map(|t| t.id.clone());
+                    tracing::error!(
+                        request = id.as_deref().unwrap_or("-"),
+                        panic = panic_message(payload.as_ref()),
+                        "a sequence panicked: it alone fails"
+                    );
+                    let message = match id {
+                        Some(id) => format!("internal error (request {id})"),
+                        None => "internal error".to_string(),
+                    };
+                    self.abort(seq, &message);
+                    continue;
+                }
+            };
             let produced = seq.generated() - before;
             EngineStats::add(&self.stats.generated_tokens_total, produced);
             match more {
@@ -274,6 +301,17 @@ impl Worker {
             }
         }
         self.running = keep;
+    }
+}
+
+/// A panic's text, when it has one.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "a panic without a message"
     }
 }
 

@@ -1,6 +1,9 @@
 //! HTTP: the only module that knows axum. Routes translate the wire (Ollama's API and
 //! OpenAI's `/v1`) into [`Engine`] calls and the answers back; they hold no engine logic.
 
+mod activity;
+mod catch_panic;
+mod drain;
 mod error;
 pub mod gateway;
 mod json;
@@ -10,7 +13,9 @@ mod openai;
 mod reply;
 mod request_id;
 mod routes;
+mod serve;
 mod sse;
+pub(crate) mod tls;
 mod wire;
 
 pub use error::ApiError;
@@ -49,21 +54,25 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone())
         // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB. An
         // operator's cap is the gateway's (`ROLLAMA_MAX_BODY_BYTES`).
-        .layer(DefaultBodyLimit::disable())
-        .layer(TraceLayer::new_for_http());
-    gateway::layer(router, &state).layer(axum::middleware::from_fn_with_state(
-        state,
-        request_id::layer,
-    ))
+        .layer(DefaultBodyLimit::disable());
+    // The drain's cut ends what the routes still run; the layers outside see those
+    // replies end like any other.
+    let router = drain::layer(router, &state).layer(TraceLayer::new_for_http());
+    gateway::layer(router, &state)
+        .layer(catch_panic::layer())
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            request_id::layer,
+        ))
 }
 
-/// Serves until `shutdown` completes, then lets in-flight requests finish.
+/// Serves until `shutdown` completes, then drains: no new connections or requests,
+/// running responses get `ROLLAMA_SHUTDOWN_GRACE`, streams still open then end with an
+/// error line, and it returns `Ok` (see [`serve`]).
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve::serve(listener, state, shutdown).await
 }

@@ -76,6 +76,8 @@ pub struct TestServer {
     pub fail_after_tokens: Option<usize>,
     /// The model's thread panics after this many tokens (a worker that dies).
     pub panic_after_tokens: Option<usize>,
+    /// A sequence whose request sets this `seed` panics in its own step (it alone fails).
+    pub panic_on_seed: Option<u64>,
     /// KV positions per model (`None`: max_running × default num_ctx).
     pub kv_tokens: Option<usize>,
     pub prefix_cache_tokens: usize,
@@ -99,6 +101,7 @@ impl Default for TestServer {
             max_queue: 64,
             fail_after_tokens: None,
             panic_after_tokens: None,
+            panic_on_seed: None,
             kv_tokens: None,
             prefix_cache_tokens: 4096,
             sse_keep_alive: rollama::server::SSE_KEEP_ALIVE,
@@ -145,6 +148,7 @@ impl TestServer {
                     prefix_cache_tokens: self.prefix_cache_tokens,
                     fail_after_tokens: self.fail_after_tokens,
                     panic_after_tokens: self.panic_after_tokens,
+                    panic_on_seed: self.panic_on_seed,
                 },
                 device: candle_core::Device::Cpu,
                 load: rollama::model::LoadOptions::default(),
