@@ -198,7 +198,7 @@ async fn require_key(State(auth): State<Auth>, mut req: Request, next: Next) -> 
     }
     match auth.identify(req.headers()) {
         Ok(name) => {
-            tracing::Span::current().record("key", &*name);
+            tracing::Span::current().record("key", tracing::field::display(&name));
             req.extensions_mut().insert(KeyName(name));
             next.run(req).await
         }
