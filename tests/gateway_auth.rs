@@ -119,15 +119,27 @@ async fn send(
     let r = req.send().await.expect("request");
     let (status, headers) = (r.status(), r.headers().clone());
     let text = r.text().await.expect("body");
-    (status, headers, serde_json::from_str(&text).unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        serde_json::from_str(&text).unwrap_or(Value::Null),
+    )
 }
 
-fn assert_refused(method: &Method, path: &str, wrong: bool, got: &(StatusCode, reqwest::header::HeaderMap, Value)) {
+fn assert_refused(
+    method: &Method,
+    path: &str,
+    wrong: bool,
+    got: &(StatusCode, reqwest::header::HeaderMap, Value),
+) {
     let (status, headers, body) = got;
     let what = format!("{method} {path} (wrong key: {wrong})");
     assert_eq!(*status, StatusCode::UNAUTHORIZED, "{what}: {body}");
     let challenge = headers.get("www-authenticate").expect("WWW-Authenticate");
-    assert!(challenge.to_str().expect("ascii").starts_with("Bearer"), "{what}");
+    assert!(
+        challenge.to_str().expect("ascii").starts_with("Bearer"),
+        "{what}"
+    );
     assert!(headers.contains_key("x-request-id"), "{what}");
     if *method == Method::HEAD {
         return;
@@ -135,9 +147,16 @@ fn assert_refused(method: &Method, path: &str, wrong: bool, got: &(StatusCode, r
     if path.starts_with("/v1/") {
         let e = &body["error"];
         assert_eq!(e["type"], "invalid_request_error", "{what}: {body}");
-        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{what}: {body}");
+        assert!(
+            e["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
         assert!(e.get("param").is_some_and(Value::is_null), "{what}: {body}");
-        let code = if wrong { json!("invalid_api_key") } else { Value::Null };
+        let code = if wrong {
+            json!("invalid_api_key")
+        } else {
+            Value::Null
+        };
         assert_eq!(e["code"], code, "{what}: {body}");
     } else {
         let e = body["error"].as_str().unwrap_or_default();
@@ -161,7 +180,12 @@ async fn with_keys_on_every_route_but_the_public_ones_needs_the_key() {
         }
         assert_refused(&method, &path, false, &none);
         assert_refused(&method, &path, true, &wrong);
-        assert_ne!(right.0, StatusCode::UNAUTHORIZED, "{method} {path}: {}", right.2);
+        assert_ne!(
+            right.0,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}: {}",
+            right.2
+        );
     }
 }
 
@@ -201,7 +225,10 @@ async fn the_keys_file_is_reloaded_while_serving() {
     let auth = Auth::from_file(&path).expect("keys file");
     let base = with_auth(auth.clone()).spawn(&[]).await;
     assert_eq!(tags_status(&base, "old-token-5d4c").await, StatusCode::OK);
-    assert_eq!(tags_status(&base, "new-token-3b2a").await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        tags_status(&base, "new-token-3b2a").await,
+        StatusCode::UNAUTHORIZED
+    );
 
     write_keys(&path, "new:new-token-3b2a\n");
     // The watcher polls every 2 s: wait for it (the bound is a hang guard only).
@@ -211,8 +238,14 @@ async fn the_keys_file_is_reloaded_while_serving() {
         tokio::time::sleep(Duration::from_millis(100)).await;
         waited += 1;
     }
-    assert_eq!(tags_status(&base, "old-token-5d4c").await, StatusCode::UNAUTHORIZED);
-    assert_eq!(auth.names().iter().map(|n| &**n).collect::<Vec<_>>(), ["new"]);
+    assert_eq!(
+        tags_status(&base, "old-token-5d4c").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        auth.names().iter().map(|n| &**n).collect::<Vec<_>>(),
+        ["new"]
+    );
 
     // A broken file keeps the keys in force.
     write_keys(&path, "new:new-token-3b2a\nno colon here\n");
@@ -289,13 +322,20 @@ async fn a_key_works_end_to_end_and_never_reaches_the_log() {
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.expect("json");
     assert_eq!(v["done"], true, "{v}");
-    assert!(v["eval_count"].as_u64().is_some_and(|n| (1..=4).contains(&n)), "{v}");
+    assert!(
+        v["eval_count"]
+            .as_u64()
+            .is_some_and(|n| (1..=4).contains(&n)),
+        "{v}"
+    );
 
     // The CLI sends OLLAMA_API_KEY; without it, it says why it was refused.
     let host = base.trim_start_matches("http://").to_string();
     let list = |key: Option<&str>| {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_rollama"));
-        cmd.arg("list").env("OLLAMA_HOST", &host).env_remove("OLLAMA_API_KEY");
+        cmd.arg("list")
+            .env("OLLAMA_HOST", &host)
+            .env_remove("OLLAMA_API_KEY");
         if let Some(key) = key {
             cmd.env("OLLAMA_API_KEY", key);
         }

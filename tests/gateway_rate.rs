@@ -49,7 +49,11 @@ async fn get(base: &str, path: &str, key: Option<&str>) -> Reply {
         req = req.bearer_auth(key);
     }
     let r = req.send().await.expect("request");
-    let header = |name| r.headers().get(name).map(|v| v.to_str().expect("ascii").to_string());
+    let header = |name| {
+        r.headers()
+            .get(name)
+            .map(|v| v.to_str().expect("ascii").to_string())
+    };
     let retry_after = header("retry-after").map(|v| v.parse().expect("whole seconds"));
     let request_id = header("x-request-id").is_some();
     let status = r.status();
@@ -65,13 +69,23 @@ async fn get(base: &str, path: &str, key: Option<&str>) -> Reply {
 /// A 429 as each family's clients expect it, for going over `budget`.
 fn assert_limited(r: &Reply, openai: bool, budget: &str) {
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    assert!(r.retry_after.is_some_and(|s| s >= 1), "Retry-After: {:?}", r.retry_after);
+    assert!(
+        r.retry_after.is_some_and(|s| s >= 1),
+        "Retry-After: {:?}",
+        r.retry_after
+    );
     assert!(r.request_id, "a 429 carries X-Request-Id");
     if openai {
         let e = &r.body["error"];
         assert_eq!(e["type"], budget, "{}", r.body);
         assert_eq!(e["code"], "rate_limit_exceeded", "{}", r.body);
-        assert!(e["message"].as_str().is_some_and(|m| m.contains("Rate limit")), "{}", r.body);
+        assert!(
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("Rate limit")),
+            "{}",
+            r.body
+        );
     } else {
         let e = r.body["error"].as_str().unwrap_or_default();
         assert!(e.starts_with("rate limit exceeded"), "{}", r.body);
@@ -95,11 +109,23 @@ async fn requests_per_minute_per_key() {
 
     // Other keys have their own budget; the heartbeat and health are never limited;
     // without a key it is a 401, not a 429.
-    assert_eq!(get(&base, "/api/tags", Some("tok-bob")).await.status, StatusCode::OK);
-    assert_eq!(get(&base, "/v1/models", Some("tok-bob")).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&base, "/api/tags", Some("tok-bob")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(&base, "/v1/models", Some("tok-bob")).await.status,
+        StatusCode::OK
+    );
     assert_eq!(get(&base, "/", alice).await.status, StatusCode::OK);
-    assert_ne!(get(&base, "/health/live", alice).await.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(get(&base, "/api/tags", None).await.status, StatusCode::UNAUTHORIZED);
+    assert_ne!(
+        get(&base, "/health/live", alice).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        get(&base, "/api/tags", None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(rate.refused(Budget::Requests), 2);
 }
 
@@ -107,7 +133,10 @@ async fn requests_per_minute_per_key() {
 async fn without_keys_the_client_address_is_limited() {
     let base = server(None, Rate::new(2, 0)).spawn(&[]).await;
     for _ in 0..2 {
-        assert_eq!(get(&base, "/api/version", None).await.status, StatusCode::OK);
+        assert_eq!(
+            get(&base, "/api/version", None).await.status,
+            StatusCode::OK
+        );
     }
     assert_limited(&get(&base, "/api/version", None).await, false, "requests");
     assert_eq!(get(&base, "/", None).await.status, StatusCode::OK);
@@ -139,7 +168,8 @@ async fn a_generation_spends_the_token_budget() {
         .expect("generate");
     assert_eq!(r.status(), StatusCode::OK);
     let v: Value = r.json().await.expect("json");
-    let spent = v["prompt_eval_count"].as_u64().unwrap_or(0) + v["eval_count"].as_u64().unwrap_or(0);
+    let spent =
+        v["prompt_eval_count"].as_u64().unwrap_or(0) + v["eval_count"].as_u64().unwrap_or(0);
     // More than a full bucket: whatever refilled meanwhile, it is empty now.
     assert!(spent > 12, "the generation spent {spent} tokens: {v}");
 
@@ -147,5 +177,8 @@ async fn a_generation_spends_the_token_budget() {
     assert_limited(&get(&base, "/v1/models", alice).await, true, "tokens");
     assert_eq!(rate.refused(Budget::Tokens), 2);
     assert_eq!(rate.refused(Budget::Requests), 0);
-    assert_eq!(get(&base, "/api/tags", Some("tok-bob")).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&base, "/api/tags", Some("tok-bob")).await.status,
+        StatusCode::OK
+    );
 }

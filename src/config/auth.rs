@@ -38,7 +38,9 @@ impl AuthArgs {
         if auth.is_on() {
             let names = auth.names();
             match names.is_empty() {
-                true => tracing::warn!("API keys on, but no key yet: every request but GET / and /health/* is refused"),
+                true => tracing::warn!(
+                    "API keys on, but no key yet: every request but GET / and /health/* is refused"
+                ),
                 false => tracing::info!(?names, "API keys required"),
             }
         }

@@ -203,9 +203,7 @@ async fn limit(State(rate): State<Rate>, req: Request, next: Next) -> Response {
     let trace = req.extensions().get::<Arc<Trace>>().cloned();
     let response = next.run(req).await;
     match (rate.inner.tokens.is_some(), trace) {
-        (true, Some(trace)) => {
-            super::on_finish(response, move |_| rate.charge(&client, &trace))
-        }
+        (true, Some(trace)) => super::on_finish(response, move |_| rate.charge(&client, &trace)),
         _ => response,
     }
 }

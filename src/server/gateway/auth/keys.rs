@@ -169,9 +169,7 @@ fn checked(name: &str, token: &str, place: impl Fn() -> String) -> Result<Key, K
     }
     let plain = |c: char| c.is_ascii_alphanumeric() || "-_.@".contains(c);
     if name.is_empty() || name.len() > 64 || !name.chars().all(plain) {
-        return Err(invalid(
-            "a key's name is 1 to 64 of A-Z a-z 0-9 - _ . @",
-        ));
+        return Err(invalid("a key's name is 1 to 64 of A-Z a-z 0-9 - _ . @"));
     }
     Ok(Key::new(name, token))
 }
