@@ -35,8 +35,8 @@ pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) 
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_sane(v))
         .map_or_else(fresh, str::to_string);
-    let span =
-        tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path());
+    // `key`: the API key's name, recorded by the auth layer once it knows it.
+    let span = tracing::info_span!("request", id = %id, method = %req.method(), path = %req.uri().path(), key = tracing::field::Empty);
     if let Ok(value) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(HEADER.clone(), value);
     }

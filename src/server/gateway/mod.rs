@@ -11,8 +11,10 @@ pub mod lifecycle;
 pub mod limits;
 pub mod observe;
 pub mod rate;
+mod refusal;
 
 pub use finish::{on_finish, Ended};
+pub use refusal::{Budget, Refusal};
 
 use axum::Router;
 
