@@ -18,7 +18,6 @@ pub use error::ApiError;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -47,9 +46,8 @@ pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1
 pub fn app(state: AppState) -> Router {
     let router = routes::router()
         .with_state(state.clone())
-        // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB. An
-        // operator's cap is the gateway's (`ROLLAMA_MAX_BODY_BYTES`).
-        .layer(DefaultBodyLimit::disable())
+        // The body limit (none, as Ollama, unless `ROLLAMA_MAX_BODY_BYTES`) is the
+        // gateway's: `gateway::limits`.
         .layer(TraceLayer::new_for_http());
     gateway::layer(router, &state).layer(axum::middleware::from_fn_with_state(
         state,
