@@ -68,6 +68,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_loaded = args.max_loaded(),
         "model residency"
     );
+    // Before the engine: a bad origin or limit stops the start.
+    let gateway = args.gateway()?;
     let engine = Service::new(
         ModelStore::new(args.models_dir()),
         RegistryConfig {
@@ -76,6 +78,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             memory_budget,
             load_wait: args.load_wait(),
             default_num_ctx: args.context_length,
+            caps: gateway.limits.engine.clone(),
             engine: args.engine_config(),
             device,
             load: LoadOptions {
@@ -87,7 +90,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(%addr, models = %args.models_dir().display(), "rollama listening");
-    let gateway = args.gateway()?;
     let state = AppState {
         gateway,
         engine: Arc::new(engine),

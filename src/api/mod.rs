@@ -7,6 +7,7 @@ mod chat;
 mod embed;
 mod gateway;
 mod generate;
+mod duration;
 mod keep_alive;
 mod models;
 pub mod openai;
@@ -19,6 +20,7 @@ pub use gateway::{
     TokenizeRequest, TokenizeResponse,
 };
 pub use generate::{GenerateChunk, GenerateRequest};
+pub use duration::go_duration;
 pub use keep_alive::KeepAlive;
 pub use models::{
     modelfile_quote, CopyRequest, CreateRequest, DeleteRequest, ModelDetails, ProgressResponse,

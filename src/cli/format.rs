@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
+pub use crate::api::go_duration;
+
 const KB: f64 = 1000.0;
 const MB: f64 = KB * 1000.0;
 const GB: f64 = MB * 1000.0;
@@ -78,44 +80,6 @@ fn human_duration(d: Duration) -> String {
         h if h < 24 * 365 * 2 => format!("{} months", h / 24 / 30),
         _ => format!("{} years", seconds / 3600 / 24 / 365),
     }
-}
-
-/// Go's `time.Duration.String()`: `1.5s`, `250ms`, `3.000042ms`, `1m2.5s`, `1h0m0s`.
-pub fn go_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    if ns == 0 {
-        return "0s".into();
-    }
-    if ns < 1_000 {
-        return format!("{ns}ns");
-    }
-    if ns < 1_000_000 {
-        return format!("{}µs", fraction(ns, 1_000));
-    }
-    if ns < 1_000_000_000 {
-        return format!("{}ms", fraction(ns, 1_000_000));
-    }
-    let total_secs = ns / 1_000_000_000;
-    let frac_ns = ns % 1_000_000_000;
-    let (h, m, s) = (total_secs / 3600, (total_secs / 60) % 60, total_secs % 60);
-    let secs = fraction(s * 1_000_000_000 + frac_ns, 1_000_000_000);
-    match (h, m) {
-        (0, 0) => format!("{secs}s"),
-        (0, m) => format!("{m}m{secs}s"),
-        (h, m) => format!("{h}h{m}m{secs}s"),
-    }
-}
-
-/// `n / unit` with the remainder as decimals, trailing zeros dropped (Go's `fmtFrac`).
-fn fraction(n: u128, unit: u128) -> String {
-    let whole = n / unit;
-    let rest = n % unit;
-    if rest == 0 {
-        return whole.to_string();
-    }
-    let width = unit.to_string().len() - 1;
-    let digits = format!("{rest:0width$}");
-    format!("{whole}.{}", digits.trim_end_matches('0'))
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub enum EngineError {
     /// A 503: it may well succeed later, unlike [`EngineError::TooLarge`].
     #[error("server busy, please try again.  cannot load {model}: {reason}")]
     NoRoom { model: String, reason: String },
+    /// A model load ran past `OLLAMA_LOAD_TIMEOUT`: Ollama's words (a 500, as Ollama's),
+    /// with the limit where Ollama gives its runner's load progress.
+    #[error("timed out waiting for llama runner to start - not ready within OLLAMA_LOAD_TIMEOUT ({})", crate::api::go_duration(*.after))]
+    LoadTimeout { after: std::time::Duration },
     /// Loading `model` failed.
     #[error("failed to load model {model}: {cause}")]
     Load {
@@ -102,6 +106,7 @@ impl EngineError {
             Self::Failed(_)
             | Self::WorkerDied
             | Self::Load { .. }
+            | Self::LoadTimeout { .. }
             | Self::Store(_)
             | Self::Model(_)
             | Self::Text(_) => ErrorKind::Internal,

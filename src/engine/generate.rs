@@ -31,6 +31,9 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
     if let Some(t) = &trace {
         t.set_model(&req.model);
     }
+    let caps = &registry.config().caps;
+    // Before the load: a request the operator's cap refuses costs nothing.
+    caps.check_num_ctx(req.options.num_ctx)?;
     let lease = registry.acquire(&req.model, req.keep_alive).await?;
     let decoder = Arc::clone(lease.model.decoder(req.input.capability(), &req.model)?);
     let stored_name = lease.model.stored.name.clone();
@@ -52,7 +55,8 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
         }
     }
     let default_num_ctx = registry.config().default_num_ctx;
-    let options = GenerateOptions::resolve(&req.options, default_num_ctx, lease.model.max_num_ctx)?;
+    let window = caps.num_ctx_bound(lease.model.max_num_ctx);
+    let options = GenerateOptions::resolve(&req.options, default_num_ctx, window)?;
     let asks = Asks::resolve(&decoder.prompt, &stored_name, &req)?;
     let (shift, logprobs) = (req.shift, req.logprobs);
     let prepared = prepare(
@@ -64,6 +68,7 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
         layers.messages,
     )
     .await?;
+    caps.check_prompt("prompt", prepared.prompt.tokens.len())?;
     let parser = asks.parser(&prepared.prompt.text);
     let submitted = decoder.engine.submit(GenerateJob {
         prompt: prepared.prompt.tokens,
@@ -83,7 +88,26 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
             return Err(e);
         }
     };
-    Ok(pieces(rx, lease, started, parser, trace).boxed())
+    let deadline = caps.request_timeout.and_then(|limit| Deadline::after(started, limit));
+    Ok(pieces(rx, lease, started, parser, trace, deadline).boxed())
+}
+
+/// When a generation must have ended (`ROLLAMA_REQUEST_TIMEOUT`), counted from its arrival.
+#[derive(Clone, Copy)]
+struct Deadline {
+    at: tokio::time::Instant,
+    limit: std::time::Duration,
+}
+
+impl Deadline {
+    /// `None` when `limit` is too far away to be a point in time.
+    fn after(started: Instant, limit: std::time::Duration) -> Option<Self> {
+        let at = started.checked_add(limit)?;
+        Some(Self {
+            at: tokio::time::Instant::from_std(at),
+            limit,
+        })
+    }
 }
 
 /// A prompt ready to queue.
@@ -274,9 +298,11 @@ fn pieces(
     started: Instant,
     parser: OutputParser,
     trace: Option<Arc<Trace>>,
+    deadline: Option<Deadline>,
 ) -> impl futures::Stream<Item = Piece> + Send {
     let state = PieceStream {
         trace,
+        deadline,
         rx,
         lease,
         parser,
@@ -293,7 +319,18 @@ fn pieces(
             if st.ended {
                 return None;
             }
-            let event = st.rx.recv().await;
+            let event = match st.deadline {
+                None => st.rx.recv().await,
+                // Checked after each wait too, so a generation past its deadline ends
+                // even when an event was already waiting.
+                Some(d) => match tokio::time::timeout_at(d.at, st.rx.recv()).await {
+                    Ok(event) if tokio::time::Instant::now() < d.at => event,
+                    _ => {
+                        st.time_out(d.limit);
+                        continue;
+                    }
+                },
+            };
             st.take(event);
         }
     })
@@ -310,9 +347,19 @@ struct PieceStream {
     logprobs: Vec<TokenLogprob>,
     ended: bool,
     trace: Option<Arc<Trace>>,
+    deadline: Option<Deadline>,
 }
 
 impl PieceStream {
+    /// The deadline passed: the stream ends with the error, and closing the receiver
+    /// cancels the job at the worker's next step (it sees the channel closed).
+    fn time_out(&mut self, limit: std::time::Duration) {
+        self.rx.close();
+        let failure = Failure::timed_out(super::caps::deadline_message(limit));
+        self.ready.push_back(Piece::Error(failure));
+        self.ended = true;
+    }
+
     fn take(&mut self, event: Option<Event>) {
         match event {
             Some(Event::Logprob(lp)) => self.logprobs.push(lp),

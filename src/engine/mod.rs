@@ -8,6 +8,7 @@
 //! unbounded channel of [`Event`]s back; dropping its receiver (the HTTP client went away)
 //! cancels the request at the next step.
 
+mod caps;
 mod closing;
 mod constraint;
 mod describe;
@@ -37,6 +38,7 @@ mod think_first;
 pub mod trace;
 mod worker;
 
+pub use caps::{Caps, DEFAULT_LOAD_TIMEOUT};
 pub use constraint::{Constraint, Step};
 pub use describe::{Counters, ModelDescription, ModelEntry, ModelInfo, RunningModel, TensorInfo};
 pub use embedding::EmbedHandle;
@@ -135,6 +137,9 @@ pub struct Failure {
     /// The request's own doing (its format could not be enforced, its prompt cannot fit
     /// the model): a client error, had nothing been sent yet.
     pub by_request: bool,
+    /// It ran past the server's deadline (`ROLLAMA_REQUEST_TIMEOUT`): a timeout, had
+    /// nothing been sent yet.
+    pub timed_out: bool,
 }
 
 impl Failure {
@@ -142,6 +147,7 @@ impl Failure {
         Self {
             message: message.into(),
             by_request: false,
+            timed_out: false,
         }
     }
 
@@ -149,6 +155,15 @@ impl Failure {
         Self {
             message: message.into(),
             by_request: true,
+            timed_out: false,
+        }
+    }
+
+    pub fn timed_out(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            by_request: false,
+            timed_out: true,
         }
     }
 }

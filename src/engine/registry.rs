@@ -12,7 +12,7 @@ use candle_core::Device;
 use super::footprint::{self, Footprint};
 use super::residency::{self, human_bytes, Limits, Plan, Resident};
 use super::{
-    template_capabilities, EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars,
+    template_capabilities, Caps, EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars,
     PromptModel, StatsSnapshot,
 };
 use crate::api::KeepAlive;
@@ -32,6 +32,8 @@ pub struct RegistryConfig {
     /// How long a load waits for busy models to free room; `None`: without bound.
     pub load_wait: Option<Duration>,
     pub default_num_ctx: usize,
+    /// The operator's per-request caps, deadline and load timeout.
+    pub caps: Caps,
     pub engine: EngineConfig,
     pub device: Device,
     pub load: LoadOptions,
@@ -223,7 +225,8 @@ impl Registry {
         if let Some(lease) = self.try_lease(&stored, keep_alive, started) {
             return Ok(lease);
         }
-        let _loading = self.load_lock.lock().await;
+        // Owned: a load that runs past its timeout takes the lock along (see below).
+        let loading = Arc::clone(&self.load_lock).lock_owned().await;
         if let Some(lease) = self.try_lease(&stored, keep_alive, started) {
             return Ok(lease);
         }
@@ -241,7 +244,7 @@ impl Registry {
         let config = self.config.clone();
         let to_load = stored.clone();
         let store = self.store.clone();
-        let model = tokio::task::spawn_blocking(move || {
+        let mut loader = tokio::task::spawn_blocking(move || {
             let layers = store.layers(&to_load)?;
             if let Some(what) = layers.unsupported.first() {
                 return Err(EngineError::BadRequest(format!(
@@ -249,10 +252,30 @@ impl Registry {
                 )));
             }
             load(to_load, layers.template.as_deref(), &config)
-        })
-        .await
-        .unwrap_or_else(|e| Err(EngineError::Failed(format!("the loader stopped: {e}"))))
-        .map_err(load_error)?;
+        });
+        let loaded = match self.config.caps.load_timeout {
+            Some(limit) => tokio::time::timeout(limit, &mut loader)
+                .await
+                .map_err(|_| limit),
+            None => Ok((&mut loader).await),
+        };
+        let loaded = match loaded {
+            Ok(loaded) => loaded,
+            Err(after) => {
+                // `OLLAMA_LOAD_TIMEOUT`: Ollama kills its runner; a loading thread cannot
+                // be stopped, so it finishes unseen and its model is dropped. It keeps the
+                // load lock until then: one load at a time keeps the memory budget true.
+                tokio::spawn(async move {
+                    let _ = loader.await;
+                    drop(loading);
+                });
+                tracing::warn!(model = %stored.name, ?after, "model load timed out");
+                return Err(EngineError::LoadTimeout { after });
+            }
+        };
+        let model = loaded
+            .unwrap_or_else(|e| Err(EngineError::Failed(format!("the loader stopped: {e}"))))
+            .map_err(load_error)?;
         tracing::info!(
             model = %stored.name,
             elapsed = ?started.elapsed(),

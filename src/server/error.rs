@@ -18,6 +18,13 @@ pub enum ApiError {
     NotImplemented(String),
     #[error("{0}")]
     Busy(String),
+    /// A request body over `ROLLAMA_MAX_BODY_BYTES` (413).
+    #[error("{0}")]
+    TooLarge(String),
+    /// A generation past `ROLLAMA_REQUEST_TIMEOUT` before its reply was sent (504, what
+    /// a gateway in front answers when the model behind it takes too long).
+    #[error("{0}")]
+    Timeout(String),
     /// A 500 whose text is safe to show as is.
     #[error("{0}")]
     Internal(String),
@@ -30,6 +37,8 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             Self::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

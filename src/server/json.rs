@@ -28,7 +28,11 @@ pub async fn json_body<S: Send + Sync, T: DeserializeOwned>(
 ) -> Result<T, ApiError> {
     let bytes = Bytes::from_request(req, state)
         .await
-        .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        .map_err(|e| match e.status() {
+            // Over `ROLLAMA_MAX_BODY_BYTES` (a body without Content-Length).
+            StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(e.body_text()),
+            _ => ApiError::BadRequest(e.body_text()),
+        })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("missing request body".into()));
     }

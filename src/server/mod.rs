@@ -23,7 +23,6 @@ pub use error::ApiError;
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
@@ -50,11 +49,9 @@ pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1
 
 /// The whole HTTP surface. Tests call this directly.
 pub fn app(state: AppState) -> Router {
-    let router = routes::router()
-        .with_state(state.clone())
-        // Ollama has no body limit (base64 images, blobs); axum's default is 2 MB. An
-        // operator's cap is the gateway's (`ROLLAMA_MAX_BODY_BYTES`).
-        .layer(DefaultBodyLimit::disable());
+    // The body limit (none, as Ollama, unless `ROLLAMA_MAX_BODY_BYTES`) is the
+    // gateway's: `gateway::limits`.
+    let router = routes::router().with_state(state.clone());
     // The drain's cut ends what the routes still run; the layers outside see those
     // replies end like any other.
     let router = drain::layer(router, &state).layer(TraceLayer::new_for_http());
@@ -71,8 +68,10 @@ pub fn app(state: AppState) -> Router {
 /// error line, and it returns `Ok` (see [`serve`]).
 pub async fn run(
     listener: TcpListener,
-    state: AppState,
+    mut state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Ollama's Host check runs only on a loopback listener; only the bound socket knows.
+    state.gateway.browsers.bound = Some(listener.local_addr()?);
     serve::serve(listener, state, shutdown).await
 }

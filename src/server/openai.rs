@@ -30,7 +30,7 @@ impl OpenAiError {
     /// The error object, also sent as a failed stream's last event.
     pub fn body(&self) -> ErrorResponse {
         let kind = match self.0.status() {
-            StatusCode::BAD_REQUEST => "invalid_request_error",
+            StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE => "invalid_request_error",
             StatusCode::NOT_FOUND => "not_found_error",
             _ => "api_error",
         };

@@ -97,6 +97,7 @@ pub async fn collect(mut pieces: Pieces) -> Result<Collected, ApiError> {
                 });
             }
             Piece::Error(e) if e.by_request => return Err(ApiError::BadRequest(e.message)),
+            Piece::Error(e) if e.timed_out => return Err(ApiError::Timeout(e.message)),
             Piece::Error(e) => return Err(ApiError::Internal(e.message)),
         }
     }

@@ -140,6 +140,7 @@ impl TestServer {
                 memory_budget: self.memory_budget,
                 load_wait: self.load_wait,
                 default_num_ctx: 2048,
+                caps: self.gateway.limits.engine.clone(),
                 engine: EngineConfig {
                     max_queue: self.max_queue,
                     max_running: self.max_running,
