@@ -44,7 +44,7 @@ async fn local(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Client(_) => Ok(()),
         Command::Serve(args) => {
-            init_logging();
+            init_logging(args.observe.json_logs());
             serve(args).await
         }
         Command::Bench(args) => rollama::loadgen::run(args).await,
@@ -101,8 +101,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `RUST_LOG` wins; otherwise `OLLAMA_DEBUG=1` means debug, `2` trace, else info.
-fn init_logging() {
+/// `RUST_LOG` wins; otherwise `OLLAMA_DEBUG=1` means debug, `2` trace, else info. To
+/// stderr, as Ollama logs; `json`: one object per line, the event's fields at the top
+/// level and the request's span (its id) beside them.
+fn init_logging(json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         let level = match std::env::var("OLLAMA_DEBUG").as_deref() {
             Ok("2") => "trace",
@@ -111,5 +113,16 @@ fn init_logging() {
         };
         EnvFilter::new(format!("rollama={level},tower_http=warn"))
     });
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match json {
+        true => logs
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        false => logs.init(),
+    }
 }

@@ -292,6 +292,7 @@ impl Engine for Fake {
             )],
             grammar_tokens: 10,
             grammar_masks: 1,
+            ..Counters::default()
         }
     }
 }

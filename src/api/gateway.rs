@@ -15,6 +15,10 @@ pub struct TokenizeRequest {
     pub model: String,
     #[serde(default)]
     pub content: String,
+    /// Add BOS/EOS where the model asks for them, as a raw prompt gets them (default
+    /// `false`, as llama.cpp's `/tokenize`: the text's own tokens).
+    #[serde(default)]
+    pub add_special: Option<bool>,
     #[serde(default)]
     pub options: Option<Options>,
     #[serde(default)]

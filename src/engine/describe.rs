@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use super::registry::{is_embedder, Registry};
-use super::{grammar_counters, template_capabilities, EngineError, StatsSnapshot};
+use super::{grammar_counters, template_capabilities, EngineError, ModelLoads, StatsSnapshot};
 use crate::api::ModelDetails;
 use crate::model::bert::EmbedderInfo;
 use crate::model::Checkpoint;
@@ -95,6 +95,9 @@ pub struct Counters {
     pub grammar_tokens: u64,
     /// Of those, tokens whose first draw the grammar refused (a full mask was computed).
     pub grammar_masks: u64,
+    /// Loads (and their times) and unloads (by reason) of every model so far, loaded
+    /// now or not.
+    pub loads: Vec<ModelLoads>,
 }
 
 /// Runs blocking store or file work off the async runtime.
@@ -232,6 +235,7 @@ pub fn counters(registry: &Registry) -> Counters {
             .collect(),
         grammar_tokens,
         grammar_masks,
+        loads: registry.loads(),
     }
 }
 

@@ -15,9 +15,6 @@ pub async fn embed(
     started: Instant,
 ) -> Result<Embeddings, EngineError> {
     let trace = super::trace::current();
-    if let Some(t) = &trace {
-        t.set_model(&req.model);
-    }
     let lease = registry
         .acquire(&req.model, req.keep_alive)
         .await
@@ -28,6 +25,9 @@ pub async fn embed(
             )),
             e => e,
         })?;
+    if let Some(t) = &trace {
+        t.set_model(&lease.stored.name);
+    }
     let embedder = lease.model.embedder(&req.model)?.clone();
     req.options.check().map_err(EngineError::InvalidOption)?;
     let limit = match req.options.num_ctx {

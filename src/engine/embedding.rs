@@ -43,7 +43,8 @@ impl EmbedHandle {
         config: &EngineConfig,
     ) -> Result<Self, EngineError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = Arc::new(EngineStats::default());
+        // Each round takes every queued request, so as many run together as may queue.
+        let stats = Arc::new(EngineStats::with_limits(config.max_queue, config.max_queue));
         let (max_tokens, dim) = (model.max_tokens(), model.dim());
         let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()
@@ -67,6 +68,11 @@ impl EmbedHandle {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The model's tokenizer (`/api/tokenize`).
+    pub fn tokenizer(&self) -> &Arc<HfTokenizer> {
+        &self.tokenizer
     }
 
     /// Token ids of one input, at most `limit` (capped to the model's own limit). Longer

@@ -28,13 +28,14 @@ use serde_json::Value;
 pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Pieces, EngineError> {
     let started = Instant::now();
     let trace = super::trace::current();
-    if let Some(t) = &trace {
-        t.set_model(&req.model);
-    }
     let caps = &registry.config().caps;
     // Before the load: a request the operator's cap refuses costs nothing.
     caps.check_num_ctx(req.options.num_ctx)?;
     let lease = registry.acquire(&req.model, req.keep_alive).await?;
+    if let Some(t) = &trace {
+        // The store's name (`name:tag`), as the engine's own series label the model.
+        t.set_model(&lease.stored.name);
+    }
     let decoder = Arc::clone(lease.model.decoder(req.input.capability(), &req.model)?);
     let stored_name = lease.model.stored.name.clone();
     let layers = {
@@ -364,9 +365,6 @@ impl PieceStream {
         match event {
             Some(Event::Logprob(lp)) => self.logprobs.push(lp),
             Some(Event::Text(text)) => {
-                if let Some(t) = &self.trace {
-                    t.token();
-                }
                 let parts = self.parser.push(&text);
                 self.queue(parts);
             }

@@ -19,6 +19,7 @@ mod footprint;
 mod generate;
 mod grammar;
 mod json_tail;
+mod loads;
 mod manage;
 mod options;
 mod output;
@@ -35,6 +36,7 @@ mod service;
 mod stats;
 mod stop;
 mod think_first;
+mod tokens;
 pub mod trace;
 mod worker;
 
@@ -45,6 +47,7 @@ pub use embedding::EmbedHandle;
 pub use error::{EngineError, ErrorKind};
 pub use footprint::Footprint;
 pub use grammar::{close_objects, grammar_counters, Grammar, Grammars};
+pub use loads::{LoadTimes, ModelLoads, UnloadReason, LOAD_SECONDS_BUCKETS};
 pub use manage::{ByteStream, CreateRequest, Progress, ProgressStream};
 pub use options::{GenerateOptions, DEFAULT_NUM_CTX};
 pub use prompt::{template_capabilities, ChatPrompt, GeneratePrompt, Prompt, PromptModel};
@@ -59,6 +62,7 @@ pub use sampling::{argmax, log_probs, Sampler};
 pub use service::{Engine, Service};
 pub use stats::{EngineStats, Preparing, StatsSnapshot};
 pub use stop::{StopMatcher, StopOutcome};
+pub use tokens::{Detokenized, DetokenizeRequest, Tokenized, TokenizeRequest};
 pub use trace::{Observer, Trace};
 
 use std::sync::Arc;
@@ -268,7 +272,7 @@ impl EngineHandle {
         // The queue bound is the `waiting` counter, not the channel: the worker moves
         // commands off the channel at once but counts them until they start running.
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = Arc::new(EngineStats::default());
+        let stats = Arc::new(EngineStats::with_limits(config.max_queue, config.max_running));
         let max_queue = config.max_queue;
         let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 use candle_core::Device;
 
 use super::footprint::{self, Footprint};
+use super::loads::{LoadStats, ModelLoads, UnloadReason};
 use super::residency::{self, human_bytes, Limits, Plan, Resident};
 use super::{
     template_capabilities, Caps, EmbedHandle, EngineConfig, EngineError, EngineHandle, Grammars,
@@ -171,6 +172,8 @@ pub struct Registry {
     load_lock: Arc<tokio::sync::Mutex<()>>,
     /// Signalled whenever a model goes idle or unloads: a load waiting for room looks again.
     freed: Arc<tokio::sync::Notify>,
+    /// Loads and unloads so far, for `/metrics`.
+    loads: Arc<LoadStats>,
 }
 
 /// A request's hold on a loaded model. Dropping it starts the keep-alive countdown.
@@ -192,7 +195,13 @@ impl Registry {
             state: Arc::default(),
             load_lock: Arc::default(),
             freed: Arc::default(),
+            loads: Arc::default(),
         }
+    }
+
+    /// Every model's loads (with their times) and unloads (by reason) so far.
+    pub fn loads(&self) -> Vec<ModelLoads> {
+        self.loads.snapshot()
     }
 
     pub fn store(&self) -> &ModelStore {
@@ -241,6 +250,8 @@ impl Registry {
                 .unwrap_or_else(|e| Err(EngineError::Failed(format!("the estimate stopped: {e}"))))
                 .map_err(load_error)?;
         self.make_room(&stored.name, footprint.total()).await?;
+        // The load itself, without the wait for the lock or for room.
+        let loading = Instant::now();
         let config = self.config.clone();
         let to_load = stored.clone();
         let store = self.store.clone();
@@ -282,6 +293,7 @@ impl Registry {
             bytes = footprint.total(),
             "model loaded"
         );
+        self.loads.loaded(&stored.name, loading.elapsed());
         let mut state = self.state();
         let last_used = state.tick();
         state.loaded.insert(
@@ -312,6 +324,7 @@ impl Registry {
         if state.loaded.get(name).is_some_and(|e| !e.model.is_alive()) {
             tracing::warn!(model = %name, "the model's thread died; loading it again");
             state.loaded.remove(name);
+            self.loads.unloaded(name, UnloadReason::Died);
             self.freed.notify_waiters();
             return None;
         }
@@ -323,6 +336,7 @@ impl Registry {
         if state.loaded.get(name).is_some_and(changed) {
             tracing::info!(model = %name, "the stored model changed; loading it again");
             state.loaded.remove(name);
+            self.loads.unloaded(name, UnloadReason::Replaced);
             self.freed.notify_waiters();
             return None;
         }
@@ -378,6 +392,7 @@ impl Registry {
                         for victim in evict {
                             tracing::info!(model = %victim, for_model = %name, "unloading to make room");
                             state.loaded.remove(&victim);
+                            self.loads.unloaded(&victim, UnloadReason::Evicted);
                         }
                         return Ok(());
                     }
@@ -427,6 +442,7 @@ impl Registry {
             if entry.active == 0 {
                 state.loaded.remove(&stored.name);
                 tracing::info!(model = %stored.name, "model unloaded");
+                self.loads.unloaded(&stored.name, UnloadReason::Requested);
                 self.freed.notify_waiters();
             } else {
                 entry.keep_alive = Some(Duration::ZERO);
@@ -480,6 +496,7 @@ impl Registry {
             Some(d) if d.is_zero() => {
                 state.loaded.remove(name);
                 tracing::info!(model = %name, "model unloaded (keep_alive 0)");
+                self.loads.unloaded(name, UnloadReason::Requested);
             }
             Some(d) => {
                 entry.expires_at = Some(SystemTime::now() + d);
@@ -505,6 +522,7 @@ impl Registry {
         if idle_since_timer {
             state.loaded.remove(name);
             tracing::info!(model = %name, "model unloaded (keep_alive expired)");
+            self.loads.unloaded(name, UnloadReason::Expired);
             self.freed.notify_waiters();
         }
     }
@@ -522,6 +540,7 @@ impl Lease {
         if same {
             tracing::warn!(model = %self.name, "the model's thread died; it will be loaded again");
             state.loaded.remove(&self.name);
+            self.registry.loads.unloaded(&self.name, UnloadReason::Died);
             self.registry.freed.notify_waiters();
         }
     }

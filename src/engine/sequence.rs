@@ -46,6 +46,11 @@ pub struct Sequence {
 }
 
 impl Sequence {
+    /// The id of the HTTP request it serves, for log lines on the model's thread.
+    pub fn request_id(&self) -> &str {
+        self.trace.as_deref().map_or("", |t| t.id.as_str())
+    }
+
     /// Threads this sequence's request asked for (`num_thread`).
     pub fn num_thread(&self) -> Option<usize> {
         self.options.num_thread
@@ -177,6 +182,11 @@ impl Sequence {
         self.tokens.push(token);
         self.history.push(token);
         self.generated += 1;
+        // Timed when sampled, not when its text comes out (a stop string's start is held
+        // back): one observation per generated token, as `eval_count` counts them.
+        if let Some(t) = &self.trace {
+            t.token();
+        }
         let printed = if self.visible.contains(&token) {
             let text = tokenizer.token_text(token).unwrap_or_default();
             Ok(self.decoder.push_text(text))
@@ -257,7 +267,7 @@ impl Sequence {
         }
         self.tokens.drain(keep..keep + discard);
         self.cache.truncate(keep);
-        tracing::debug!(keep, discard, "context shift");
+        tracing::debug!(request = self.request_id(), keep, discard, "context shift");
         true
     }
 

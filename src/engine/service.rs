@@ -12,6 +12,7 @@ use super::generate::generate;
 use super::manage::{self, ByteStream, CreateRequest, ProgressStream};
 use super::registry::{Registry, RegistryConfig};
 use super::request::{EmbedRequest, Embeddings, GenerateRequest, Pieces};
+use super::tokens::{self, Detokenized, DetokenizeRequest, Tokenized, TokenizeRequest};
 use super::{embed, EngineError};
 use crate::api::KeepAlive;
 use crate::store::ModelStore;
@@ -97,6 +98,21 @@ pub trait Engine: Send + Sync {
     ) -> BoxFuture<'_, Result<bool, EngineError>> {
         let _ = (digest, body);
         unsupported("blobs")
+    }
+
+    /// The model's token ids of raw text (`/api/tokenize`), loading the model if needed.
+    fn tokenize(&self, request: TokenizeRequest) -> BoxFuture<'_, Result<Tokenized, EngineError>> {
+        let _ = request;
+        unsupported("tokenizing")
+    }
+
+    /// The text of token ids (`/api/detokenize`); an id outside the vocabulary is a 400.
+    fn detokenize(
+        &self,
+        request: DetokenizeRequest,
+    ) -> BoxFuture<'_, Result<Detokenized, EngineError>> {
+        let _ = request;
+        unsupported("detokenizing")
     }
 }
 
@@ -214,5 +230,16 @@ impl Engine for Service {
         body: ByteStream,
     ) -> BoxFuture<'_, Result<bool, EngineError>> {
         async move { manage::put_blob(self.registry.store(), &digest, body).await }.boxed()
+    }
+
+    fn tokenize(&self, request: TokenizeRequest) -> BoxFuture<'_, Result<Tokenized, EngineError>> {
+        tokens::tokenize(&self.registry, request).boxed()
+    }
+
+    fn detokenize(
+        &self,
+        request: DetokenizeRequest,
+    ) -> BoxFuture<'_, Result<Detokenized, EngineError>> {
+        tokens::detokenize(&self.registry, request).boxed()
     }
 }

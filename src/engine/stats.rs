@@ -23,6 +23,11 @@ pub struct EngineStats {
     pub(crate) reused_tokens_total: AtomicU64,
     pub(crate) generated_tokens_total: AtomicU64,
     pub(crate) steps_total: AtomicU64,
+    /// Requests that may wait before new ones are refused (`OLLAMA_MAX_QUEUE`).
+    pub(crate) max_queue: AtomicUsize,
+    /// Sequences decoded together at most (`OLLAMA_NUM_PARALLEL`); an embedder runs
+    /// every queued request in its next round, so its bound is the queue's.
+    pub(crate) max_running: AtomicUsize,
 }
 
 /// A copy of [`EngineStats`] at one moment.
@@ -44,9 +49,20 @@ pub struct StatsSnapshot {
     pub generated_tokens_total: u64,
     /// Forward passes run.
     pub steps_total: u64,
+    pub max_queue: usize,
+    pub max_running: usize,
 }
 
 impl EngineStats {
+    /// Counters of an engine with these limits.
+    pub(crate) fn with_limits(max_queue: usize, max_running: usize) -> Self {
+        Self {
+            max_queue: AtomicUsize::new(max_queue),
+            max_running: AtomicUsize::new(max_running),
+            ..Self::default()
+        }
+    }
+
     pub fn snapshot(&self) -> StatsSnapshot {
         StatsSnapshot {
             preparing: self.preparing.load(Relaxed),
@@ -62,6 +78,8 @@ impl EngineStats {
             reused_tokens_total: self.reused_tokens_total.load(Relaxed),
             generated_tokens_total: self.generated_tokens_total.load(Relaxed),
             steps_total: self.steps_total.load(Relaxed),
+            max_queue: self.max_queue.load(Relaxed),
+            max_running: self.max_running.load(Relaxed),
         }
     }
 

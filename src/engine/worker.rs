@@ -155,7 +155,9 @@ impl Worker {
             match self.prefixes.lookup(&seq.tokens) {
                 Ok(Some(reuse)) => seq.reuse_prefix(reuse.cache, reuse.len),
                 Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e, "prefix cache copy failed"),
+                Err(e) => {
+                    tracing::warn!(request = seq.request_id(), error = %e, "prefix cache copy failed")
+                }
             }
             EngineStats::add(&self.stats.reused_tokens_total, seq.reused());
             EngineStats::add(&self.stats.prompt_tokens_total, seq.pending());
@@ -173,6 +175,7 @@ impl Worker {
 
     /// Ends a sequence with an error; its KV is dropped.
     fn abort(&mut self, seq: Sequence, message: &str) {
+        tracing::warn!(request = seq.request_id(), error = message, "generation failed");
         seq.fail(Failure::internal(message));
         self.reserved -= seq.reservation();
     }
@@ -225,7 +228,8 @@ impl Worker {
         let mut rows = match result {
             Ok(rows) => rows.into_iter(),
             Err(e) => {
-                tracing::error!(error = %e, "forward pass failed");
+                let requests: Vec<&str> = self.running.iter().map(Sequence::request_id).collect();
+                tracing::error!(error = %e, ?requests, "forward pass failed");
                 for seq in std::mem::take(&mut self.running) {
                     self.abort(seq, &e.to_string());
                 }

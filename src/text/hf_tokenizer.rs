@@ -71,6 +71,28 @@ impl HfTokenizer {
             .map_err(|e| TextError::Tokenizer(e.to_string()))
     }
 
+    /// Token ids of `text`, with the model's special tokens only when `add_special`
+    /// (`/api/tokenize`).
+    pub fn encode_with(&self, text: &str, add_special: bool) -> Result<Vec<u32>, TextError> {
+        let encoding = self
+            .inner
+            .encode(text, add_special)
+            .map_err(|e| TextError::Tokenizer(e.to_string()))?;
+        Ok(encoding.get_ids().to_vec())
+    }
+
+    /// Text of `ids` with special tokens printed as their text (`/api/detokenize`).
+    pub fn decode_with_special(&self, ids: &[u32]) -> Result<String, TextError> {
+        self.inner
+            .decode(ids, false)
+            .map_err(|e| TextError::Tokenizer(e.to_string()))
+    }
+
+    /// Ids run from 0 to this, special tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
     /// Number of ids [`encode`](Self::encode) gives for `text`.
     pub fn token_count(&self, text: &str) -> Result<usize, TextError> {
         Ok(self.encode(text)?.len())

@@ -38,6 +38,8 @@ pub struct Gateway {
 pub fn layer(router: Router, state: &AppState) -> Router {
     let router = limits::layer(router, state);
     let router = rate::layer(router, state);
+    // Hands the key's name the auth layer found out to the metrics and the log.
+    let router = observe::keys(router);
     let router = auth::layer(router, state);
     let router = browsers::layer(router, state);
     observe::layer(router, state)

@@ -4,11 +4,14 @@
 mod chat;
 mod embed;
 mod generate;
+mod health;
 mod manage;
 mod meta;
 mod metrics;
 mod models;
 mod openai;
+mod status;
+mod tokenize;
 mod unsupported;
 
 use axum::routing::{any, delete, get, head, post};
@@ -26,6 +29,12 @@ pub fn router() -> Router<AppState> {
         .route("/api/generate", post(generate::generate))
         .route("/api/chat", post(chat::chat))
         .route("/metrics", get(metrics::metrics))
+        // rollama's own (the gateway's), beside Ollama's `GET /`.
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/api/status", get(status::status))
+        .route("/api/tokenize", post(tokenize::tokenize))
+        .route("/api/detokenize", post(tokenize::detokenize))
         .route("/api/embed", post(embed::embed))
         .route("/api/embeddings", post(embed::embeddings))
         .route("/api/pull", post(manage::pull))
