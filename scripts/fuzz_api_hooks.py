@@ -72,6 +72,11 @@ def before_call(context, case, kwargs):
             body["source"] = model
         elif path == "/api/create":
             body["from"] = model
+            # Quantizing a real model takes minutes; the parser of these fields still
+            # meets their other types.
+            for key in ("quantize", "quantization"):
+                if isinstance(body.get(key), str):
+                    del body[key]
         else:
             body["model"] = model
 

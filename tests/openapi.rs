@@ -55,7 +55,9 @@ fn the_document_is_openapi_3_1_by_the_official_schema() {
     assert!(errors.is_empty(), "not valid OpenAPI 3.1:\n{}", errors.join("\n"));
     // The checker is not vacuous: a document without `info` fails it.
     let mut broken = doc.clone();
-    broken.as_object_mut().map(|o| o.remove("info"));
+    if let Some(o) = broken.as_object_mut() {
+        o.remove("info");
+    }
     assert!(!validator.is_valid(&broken));
 }
 
@@ -257,7 +259,7 @@ fn response_schema(doc: &Value, path: &str, method: &str, status: u16, content_t
     });
     let schema = content
         .iter()
-        .find(|(t, _)| essence(t) == essence(content_type))
+        .find(|(t, _)| essence(t.as_str()) == essence(content_type))
         .map(|(_, c)| c["schema"].clone())
         .unwrap_or_else(|| {
             panic!("{method} {path} {status}: {content_type} is not documented ({content:?})")
@@ -522,7 +524,11 @@ async fn every_documented_operation_reaches_a_handler() {
                 .replace("{rest}", "responses")
         );
         let method_ = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
-        let reply = send(client.request(method_, &url).body("{}")).await;
+        let mut request = client.request(method_, &url);
+        if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
+            request = request.body("{}");
+        }
+        let reply = send(request).await;
         // A HEAD reply has no body to tell the fallback's 404 from a handler's.
         let fallback = reply.body == "404 page not found"
             || reply.status == 405
