@@ -120,8 +120,10 @@ fn routed() -> BTreeSet<(String, String)> {
     for file in rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/server")) {
         let text = std::fs::read_to_string(&file).expect("read source");
         let mut rest = text.as_str();
-        while let Some(at) = rest.find(".route(\"") {
-            rest = &rest[at + ".route(\"".len()..];
+        while let Some(at) = rest.find(".route(") {
+            rest = rest[at + ".route(".len()..].trim_start();
+            // rustfmt may put the path on the next line.
+            rest = rest.strip_prefix('"').expect("a path literal after .route(");
             let end = rest.find('"').expect("end of the path literal");
             let path = rest[..end].replace("{*", "{");
             let args = call_args(&rest[end + 1..]);

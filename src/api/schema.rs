@@ -147,3 +147,15 @@ pub fn encoding_format() -> RefOr<Schema> {
         ],
     )
 }
+
+/// `embedding` of a `/v1/embeddings` reply.
+pub fn openai_embedding() -> RefOr<Schema> {
+    one_of(
+        "The vector: a list of floats, or with `encoding_format: base64` the little-endian \
+         f32 bytes in base64.",
+        [
+            ArrayBuilder::new().items(of(Type::Number)).into(),
+            of(Type::String).into(),
+        ],
+    )
+}

@@ -28,6 +28,7 @@ pub struct EmbeddingResponse {
 pub struct EmbeddingData {
     pub object: String,
     /// A list of floats, or a base64 string.
+    #[schema(schema_with = crate::api::schema::openai_embedding)]
     pub embedding: Value,
     pub index: usize,
 }

@@ -6,6 +6,7 @@
 //! [`gateway`]); `tests/openapi.rs` keeps the two in step (every route documented, nothing
 //! documented that is not routed) and checks real replies against the schemas.
 
+mod any_value;
 mod gateway;
 mod lines;
 mod native;
@@ -20,6 +21,7 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use self::any_value::AnyValueTyped;
 use super::error::ApiError;
 
 #[derive(OpenApi)]
@@ -47,7 +49,7 @@ use super::error::ApiError;
     // The error bodies are named by the shared responses (`responses.rs`), which utoipa
     // cannot see into.
     components(schemas(crate::api::ErrorBody, crate::api::openai::ErrorResponse)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &AnyValueTyped),
     security((), ("bearer" = [])),
     tags(
         (name = "ollama", description = "Ollama's native API."),
