@@ -10,8 +10,10 @@ Two things the OpenAPI document must not say but a fuzzing run needs:
   one of the store's real models instead (the embedding model on embedding routes), so
   the options, templates, grammars and embeddings behind them are fuzzed too.
 
-And one thing the check must know: the 5xx answers that are Ollama's own contract, not
-rollama's failures (`sanctioned`). Everything else with a 5xx fails the run.
+And two things the checks must know: the 5xx answers that are Ollama's own contract, not
+rollama's failures (`sanctioned`; everything else with a 5xx fails the run), and how to read
+an NDJSON stream, which schemathesis cannot: `ndjson_lines_match_schema` checks every line
+against the schema the document gives one line of that operation's stream.
 """
 
 import json
@@ -19,6 +21,7 @@ import os
 import random
 import re
 
+import jsonschema_rs
 import schemathesis
 
 MAX_TOKENS = int(os.environ.get("FUZZ_MAX_TOKENS", "4"))
@@ -106,3 +109,49 @@ def filter_failure(context, failure, case, response):
     if type(failure).__name__ != "ServerError":
         return True
     return not sanctioned(case.operation.path, response.status_code, response.content)
+
+
+_document = {}
+
+
+@schemathesis.hook
+def after_load_schema(context, schema):
+    _document.update(schema.raw_schema)
+
+
+_line_validators = {}
+
+
+def _line_validator(path, method, status):
+    key = (path, method, status)
+    if key not in _line_validators:
+        response = _document["paths"][path][method]["responses"].get(str(status), {})
+        media = response.get("content", {}).get("application/x-ndjson")
+        _line_validators[key] = media and jsonschema_rs.validator_for(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "components": _document.get("components", {}),
+                **media["schema"],
+            }
+        )
+    return _line_validators[key]
+
+
+@schemathesis.check
+def ndjson_lines_match_schema(ctx, response, case):
+    """Every line of an `application/x-ndjson` reply matches the line schema."""
+    content_type = " ".join(response.headers.get("content-type", []))
+    if not content_type.startswith("application/x-ndjson"):
+        return None
+    validator = _line_validator(case.operation.path, case.operation.method.lower(), response.status_code)
+    if not validator:
+        raise AssertionError(f"an NDJSON {response.status_code} reply is not documented")
+    lines = response.content.decode("utf-8").split("\n")
+    if lines[-1] != "":
+        raise AssertionError("the NDJSON reply does not end with a newline")
+    for i, line in enumerate(lines[:-1]):
+        value = json.loads(line)
+        errors = [str(e) for e in validator.iter_errors(value)]
+        if errors:
+            raise AssertionError(f"line {i + 1} does not match its schema: {errors[0]}\n{line}")
+    return None
