@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::Options;
 
 /// `POST /api/tokenize`: the model's token ids for `content` (no template applied).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct TokenizeRequest {
     #[serde(default)]
     pub model: String,
@@ -23,10 +23,11 @@ pub struct TokenizeRequest {
     pub options: Option<Options>,
     #[serde(default)]
     /// As everywhere: parsed by [`super::KeepAlive::from_request`].
+    #[schema(schema_with = super::schema::keep_alive)]
     pub keep_alive: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TokenizeResponse {
     pub model: String,
     pub tokens: Vec<u32>,
@@ -36,7 +37,7 @@ pub struct TokenizeResponse {
 }
 
 /// `POST /api/detokenize`: the text of token ids.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct DetokenizeRequest {
     #[serde(default)]
     pub model: String,
@@ -44,10 +45,11 @@ pub struct DetokenizeRequest {
     pub tokens: Vec<u32>,
     #[serde(default)]
     /// As everywhere: parsed by [`super::KeepAlive::from_request`].
+    #[schema(schema_with = super::schema::keep_alive)]
     pub keep_alive: Option<Value>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DetokenizeResponse {
     pub model: String,
     pub content: String,
@@ -57,7 +59,7 @@ pub struct DetokenizeResponse {
 
 /// `GET /health/live` (the process answers) and `GET /health/ready` (a model can be
 /// served: 200 `ready`, else 503 `not ready` with the reason).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HealthResponse {
     /// `ok` (live), `ready` or `not ready`.
     pub status: String,
@@ -66,12 +68,12 @@ pub struct HealthResponse {
 }
 
 /// `GET /api/status`: the queues of every loaded model.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatusResponse {
     pub models: Vec<ModelStatus>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelStatus {
     /// As `/api/ps` names it (`name:tag`).
     pub name: String,

@@ -12,6 +12,7 @@ mod keep_alive;
 mod models;
 pub mod openai;
 mod options;
+mod schema;
 
 pub use chat::{ChatChunk, ChatRequest, Message};
 pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
@@ -32,14 +33,14 @@ pub use options::Options;
 use serde::{Deserialize, Serialize};
 
 /// `{"error": "..."}`, the body of every native error and of a failed stream's last line.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     pub error: String,
 }
 
 /// A generated token's log-probability (`logprobs` on native chunks, and the items of
 /// `/v1` `choices[].logprobs.content`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Logprob {
     pub token: String,
     pub logprob: f32,
@@ -48,7 +49,7 @@ pub struct Logprob {
     pub top_logprobs: Vec<TopLogprob>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopLogprob {
     pub token: String,
     pub logprob: f32,
@@ -56,8 +57,8 @@ pub struct TopLogprob {
 }
 
 /// Counters of a finished generation, flattened into the final chunk (and read back by
-/// the CLI's `--verbose`).
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+/// the CLI's `--verbose`). Durations are nanoseconds.
+#[derive(Debug, Default, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Metrics {
     pub total_duration: u64,

@@ -2,13 +2,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// `GET /api/version`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VersionResponse {
     pub version: String,
 }
 
 /// The `details` object of tags, show and ps: all six classic fields always present.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ModelDetails {
     pub parent_model: String,
     pub format: String,
@@ -19,7 +19,7 @@ pub struct ModelDetails {
 }
 
 /// One entry of `GET /api/tags`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TagModel {
     pub name: String,
     pub model: String,
@@ -30,13 +30,13 @@ pub struct TagModel {
 }
 
 /// `GET /api/tags`: `models` is `[]`, never null.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TagsResponse {
     pub models: Vec<TagModel>,
 }
 
 /// `POST /api/show`; `name` is the deprecated alias of `model`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ShowRequest {
     pub model: String,
@@ -47,7 +47,7 @@ pub struct ShowRequest {
 }
 
 /// `POST /api/show` reply; `model_info` is always present.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ShowResponse {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub license: String,
@@ -68,7 +68,7 @@ pub struct ShowResponse {
 }
 
 /// One entry of `GET /api/ps`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PsModel {
     pub name: String,
     pub model: String,
@@ -81,7 +81,7 @@ pub struct PsModel {
 }
 
 /// `GET /api/ps`: `models` is `[]` when nothing is loaded.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PsResponse {
     pub models: Vec<PsModel>,
 }
@@ -95,7 +95,7 @@ fn either(model: String, name: String) -> String {
 }
 
 /// `POST /api/create` (the current JSON body; a Modelfile text is no longer accepted).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CreateRequest {
     pub model: String,
@@ -106,6 +106,7 @@ pub struct CreateRequest {
     pub template: Option<String>,
     pub system: Option<String>,
     /// A string or a list of strings.
+    #[schema(schema_with = super::schema::license)]
     pub license: Option<Value>,
     pub parameters: Option<Map<String, Value>>,
     pub messages: Option<Vec<Value>>,
@@ -122,7 +123,7 @@ impl CreateRequest {
 }
 
 /// `POST /api/pull` and `POST /api/push`; `username`/`password` are accepted and unused.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PullRequest {
     pub model: String,
@@ -138,7 +139,7 @@ impl PullRequest {
 }
 
 /// `POST /api/copy`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CopyRequest {
     pub source: String,
@@ -146,7 +147,7 @@ pub struct CopyRequest {
 }
 
 /// `DELETE /api/delete` (ollama-js sends `name`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct DeleteRequest {
     pub model: String,
@@ -161,7 +162,7 @@ impl DeleteRequest {
 
 /// One line of a pull, push or create stream; `digest`, `total` and `completed` are
 /// left out when empty or zero, as Ollama does.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct ProgressResponse {
     pub status: String,
     #[serde(skip_serializing_if = "String::is_empty")]

@@ -10,7 +10,13 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 /// The options a request sets; `None` leaves the server's default.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// The schema lists the known keys with their types. Unknown keys are ignored, null is "not
+/// set", and a known key of the wrong type is Ollama's 500 (`option "k" must be of type t`).
+#[derive(Debug, Clone, Default, PartialEq, utoipa::ToSchema)]
+#[schema(description = "Model parameters (Ollama's `options`). Unknown keys are ignored; null \
+    is \"not set\"; integers may be sent as floats (truncated); a known key with a value of \
+    the wrong type fails the request with 500 `option \"<key>\" must be of type <type>`.")]
 pub struct Options {
     pub temperature: Option<f32>,
     pub top_k: Option<i64>,
@@ -29,6 +35,7 @@ pub struct Options {
     pub num_ctx: Option<i64>,
     pub num_keep: Option<i64>,
     /// Empty strings are dropped; a plain string is one stop.
+    #[schema(schema_with = super::schema::stop)]
     pub stop: Option<Vec<String>>,
     pub num_thread: Option<i64>,
     /// Load-time options rollama accepts with their types checked and does not use.
@@ -38,7 +45,8 @@ pub struct Options {
     pub draft_num_predict: Option<i64>,
     pub use_mmap: Option<bool>,
     /// Ollama's error text for the first known key whose value had the wrong type (only
-    /// reading a request sets it; [`Options::check`] reports it).
+    /// reading a request sets it; [`Options::check`] reports it). Not on the wire.
+    #[schema(ignore)]
     pub wrong_type: Option<String>,
 }
 

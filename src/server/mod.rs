@@ -10,6 +10,7 @@ mod json;
 mod modelfile;
 mod ndjson;
 mod openai;
+pub mod openapi;
 mod reply;
 mod request_id;
 mod routes;

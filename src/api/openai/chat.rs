@@ -4,7 +4,7 @@ use serde_json::Value;
 use super::{ChoiceLogprobs, Sampling, StreamOptions, Usage};
 
 /// `POST /v1/chat/completions`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ChatCompletionRequest {
     pub model: String,
@@ -13,8 +13,10 @@ pub struct ChatCompletionRequest {
     pub stream_options: Option<StreamOptions>,
     #[serde(flatten)]
     pub sampling: Sampling,
+    #[schema(minimum = 1)]
     pub max_completion_tokens: Option<i64>,
     pub logprobs: Option<bool>,
+    #[schema(minimum = 0, maximum = 20)]
     pub top_logprobs: Option<i64>,
     pub response_format: Option<Value>,
     pub tools: Option<Vec<Value>>,
@@ -25,10 +27,11 @@ pub struct ChatCompletionRequest {
 }
 
 /// A request message: `content` is a string, a list of typed parts, or null.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ChatMessage {
     pub role: String,
+    #[schema(schema_with = crate::api::schema::openai_content)]
     pub content: Value,
     pub name: Option<String>,
     pub tool_calls: Option<Vec<Value>>,
@@ -39,7 +42,7 @@ pub struct ChatMessage {
 }
 
 /// The non-streamed reply.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatCompletion {
     pub id: String,
     pub object: String,
@@ -50,7 +53,7 @@ pub struct ChatCompletion {
     pub usage: Usage,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatChoice {
     pub index: u32,
     pub message: ResponseMessage,
@@ -58,7 +61,7 @@ pub struct ChatChoice {
     pub finish_reason: String,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ResponseMessage {
     pub role: String,
     pub content: String,
@@ -67,7 +70,7 @@ pub struct ResponseMessage {
 }
 
 /// What a message or delta carries besides text, each field only when present.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Beyond {
     /// Reasoning text, under Ollama's name (`reasoning`) and the one DeepSeek/vLLM clients
     /// read (`reasoning_content`).
@@ -92,7 +95,7 @@ impl Beyond {
 }
 
 /// One SSE event of a streamed reply.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChatCompletionChunk {
     pub id: String,
     pub object: String,
@@ -105,7 +108,7 @@ pub struct ChatCompletionChunk {
     pub usage: Option<Usage>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChunkChoice {
     pub index: u32,
     pub delta: Delta,
@@ -114,7 +117,7 @@ pub struct ChunkChoice {
 }
 
 /// What a chunk adds to the message; `{}` on the finish chunk.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Delta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,

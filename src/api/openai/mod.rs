@@ -20,12 +20,12 @@ use serde_json::Value;
 use super::Logprob;
 
 /// `{"error": {...}}`: every `/v1` error body, and a failed stream's last SSE event.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorResponse {
     pub error: ErrorObject,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorObject {
     pub message: String,
     /// `invalid_request_error` (400), `not_found_error` (404), `api_error` otherwise.
@@ -36,7 +36,7 @@ pub struct ErrorObject {
 }
 
 /// Token counts of a request.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -53,14 +53,14 @@ impl Usage {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct StreamOptions {
     pub include_usage: bool,
 }
 
 /// `stop`: one string or a list of them.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Stop {
     One(String),
@@ -77,15 +77,20 @@ impl Stop {
 }
 
 /// The sampling fields chat and completions share.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Sampling {
+    #[schema(minimum = 1)]
     pub max_tokens: Option<i64>,
+    #[schema(minimum = 0, maximum = 2)]
     pub temperature: Option<f64>,
+    #[schema(minimum = 0, maximum = 1)]
     pub top_p: Option<f64>,
     pub seed: Option<i64>,
     pub stop: Option<Stop>,
+    #[schema(minimum = -2, maximum = 2)]
     pub presence_penalty: Option<f64>,
+    #[schema(minimum = -2, maximum = 2)]
     pub frequency_penalty: Option<f64>,
     pub n: Option<i64>,
     /// Accepted and ignored, as by every OpenAI-compatible server.
@@ -94,7 +99,7 @@ pub struct Sampling {
 }
 
 /// `choices[].logprobs` of a chat completion.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChoiceLogprobs {
     pub content: Vec<Logprob>,
 }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/models`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelList {
     pub object: String,
     /// `[]` when the store is empty (Ollama sends `null`, which breaks typed clients).
@@ -9,7 +9,7 @@ pub struct ModelList {
 }
 
 /// One model, and the body of `GET /v1/models/{model}`.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ModelObject {
     pub id: String,
     pub object: String,

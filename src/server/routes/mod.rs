@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/models", get(openai::models))
         .route("/v1/models/{*model}", get(openai::model))
         .route("/v1/{*rest}", any(unsupported::openai_not_implemented))
+        .route("/openapi.json", get(super::openapi::serve))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
 }
