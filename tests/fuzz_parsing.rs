@@ -32,9 +32,10 @@ use tower::ServiceExt;
 
 use rollama::api::{KeepAlive, ModelDetails};
 use rollama::engine::{
-    ByteStream, Counters, CreateRequest, EmbedRequest, Embeddings, Engine, EngineError,
-    FinishReason, Finished, GenerateRequest, GenerationMetrics, ModelDescription, ModelEntry,
-    ModelInfo, Piece, Pieces, Progress, ProgressStream, RunningModel,
+    ByteStream, Counters, CreateRequest, DetokenizeRequest, Detokenized, EmbedRequest, Embeddings,
+    Engine, EngineError, FinishReason, Finished, GenerateRequest, GenerationMetrics,
+    ModelDescription, ModelEntry, ModelInfo, Piece, Pieces, Progress, ProgressStream, RunningModel,
+    TokenizeRequest, Tokenized,
 };
 use rollama::model::Checkpoint;
 use rollama::server::{app, AppState};
@@ -146,7 +147,11 @@ impl Engine for Yes {
         ok(vec![info()])
     }
 
-    fn describe(&self, name: String, _: bool) -> BoxFuture<'_, Result<ModelDescription, EngineError>> {
+    fn describe(
+        &self,
+        name: String,
+        _: bool,
+    ) -> BoxFuture<'_, Result<ModelDescription, EngineError>> {
         ok(ModelDescription {
             name,
             location: "/models/tiny.gguf".into(),
@@ -190,6 +195,23 @@ impl Engine for Yes {
 
     fn has_blob(&self, _: String) -> BoxFuture<'_, Result<bool, EngineError>> {
         ok(false)
+    }
+
+    fn tokenize(&self, request: TokenizeRequest) -> BoxFuture<'_, Result<Tokenized, EngineError>> {
+        ok(Tokenized {
+            tokens: request.content.bytes().map(u32::from).collect(),
+            ..Tokenized::default()
+        })
+    }
+
+    fn detokenize(
+        &self,
+        request: DetokenizeRequest,
+    ) -> BoxFuture<'_, Result<Detokenized, EngineError>> {
+        ok(Detokenized {
+            content: format!("{} tokens", request.tokens.len()),
+            ..Detokenized::default()
+        })
     }
 
     fn put_blob(&self, _: String, body: ByteStream) -> BoxFuture<'_, Result<bool, EngineError>> {
@@ -319,10 +341,17 @@ fn check(method: &Method, path: &str, body: &[u8], a: &Answer) -> Result<(), Tes
         _ => vec![],
     };
     for v in &values {
-        prop_assert!(v.is_ok(), "{method} {path}: {v:?} in {}\nrequest: {shown}", a.body);
+        prop_assert!(
+            v.is_ok(),
+            "{method} {path}: {v:?} in {}\nrequest: {shown}",
+            a.body
+        );
     }
     if a.status >= 400 && essence == "application/json" {
-        let error = values.first().and_then(|v| v.as_ref().ok()).map(|v| &v["error"]);
+        let error = values
+            .first()
+            .and_then(|v| v.as_ref().ok())
+            .map(|v| &v["error"]);
         let message = match error {
             Some(Value::String(s)) => Some(s.as_str()),
             Some(Value::Object(o)) => o.get("message").and_then(Value::as_str),
@@ -345,8 +374,13 @@ fn any_json() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(Value::from),
         any::<f64>().prop_map(Value::from),
-        prop_oneof![".*", "[a-z{}%<>|]{0,12}", Just("json".to_string()), Just("10m".to_string())]
-            .prop_map(Value::String),
+        prop_oneof![
+            ".*",
+            "[a-z{}%<>|]{0,12}",
+            Just("json".to_string()),
+            Just("10m".to_string())
+        ]
+        .prop_map(Value::String),
     ];
     leaf.prop_recursive(3, 24, 6, |inner| {
         prop_oneof![
@@ -359,19 +393,87 @@ fn any_json() -> impl Strategy<Value = Value> {
 
 /// Every field name of the request types (and of their nested objects), and some noise.
 const FIELDS: &[&str] = &[
-    "model", "name", "prompt", "suffix", "system", "template", "context", "stream", "raw",
-    "format", "images", "options", "keep_alive", "think", "truncate", "shift", "logprobs",
-    "top_logprobs", "messages", "tools", "role", "content", "thinking", "tool_calls",
-    "tool_name", "tool_call_id", "input", "dimensions", "verbose", "from", "files", "adapters",
-    "license", "parameters", "quantize", "quantization", "insecure", "source", "destination",
-    "stream_options", "include_usage", "max_tokens", "max_completion_tokens", "temperature",
-    "top_p", "top_k", "min_p", "seed", "stop", "n", "presence_penalty", "frequency_penalty",
-    "logit_bias", "user", "response_format", "tool_choice", "parallel_tool_calls",
-    "reasoning_effort", "reasoning", "reasoning_content", "echo", "best_of",
-    "encoding_format", "num_predict", "num_ctx", "num_keep", "repeat_penalty",
-    "repeat_last_n", "typical_p", "num_thread", "num_batch", "num_gpu", "main_gpu",
-    "use_mmap", "draft_num_predict", "function", "arguments", "type", "json_schema",
-    "schema", "tokens",
+    "model",
+    "name",
+    "prompt",
+    "suffix",
+    "system",
+    "template",
+    "context",
+    "stream",
+    "raw",
+    "format",
+    "images",
+    "options",
+    "keep_alive",
+    "think",
+    "truncate",
+    "shift",
+    "logprobs",
+    "top_logprobs",
+    "messages",
+    "tools",
+    "role",
+    "content",
+    "thinking",
+    "tool_calls",
+    "tool_name",
+    "tool_call_id",
+    "input",
+    "dimensions",
+    "verbose",
+    "from",
+    "files",
+    "adapters",
+    "license",
+    "parameters",
+    "quantize",
+    "quantization",
+    "insecure",
+    "source",
+    "destination",
+    "stream_options",
+    "include_usage",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "min_p",
+    "seed",
+    "stop",
+    "n",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "user",
+    "response_format",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "reasoning",
+    "reasoning_content",
+    "echo",
+    "best_of",
+    "encoding_format",
+    "num_predict",
+    "num_ctx",
+    "num_keep",
+    "repeat_penalty",
+    "repeat_last_n",
+    "typical_p",
+    "num_thread",
+    "num_batch",
+    "num_gpu",
+    "main_gpu",
+    "use_mmap",
+    "draft_num_predict",
+    "function",
+    "arguments",
+    "type",
+    "json_schema",
+    "schema",
+    "tokens",
 ];
 
 fn key() -> impl Strategy<Value = String> {
@@ -524,7 +626,10 @@ fn no_request_body_makes_the_server_fail() {
         panic!("{e}");
     }
     let (accepted, refused) = (accepted.into_inner(), refused.into_inner());
-    assert!(accepted > 0 && refused > 0, "{accepted} accepted, {refused} refused");
+    assert!(
+        accepted > 0 && refused > 0,
+        "{accepted} accepted, {refused} refused"
+    );
 }
 
 #[test]
@@ -555,7 +660,9 @@ fn the_checks_would_see_a_server_failure() {
 // ---------------------------------------------------------------------------------------
 
 fn fixtures(dir: &str, ext: &str) -> Vec<(String, String)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(dir);
     let mut out: Vec<(String, String)> = std::fs::read_dir(&dir)
         .expect("fixture dir")
         .flatten()
@@ -665,7 +772,12 @@ fn chat_templates_render_any_conversation_or_refuse_it() {
             })
             .collect(),
     );
-    assert!(jinja.len() >= 10 && go.len() >= 20, "{} {}", jinja.len(), go.len());
+    assert!(
+        jinja.len() >= 10 && go.len() >= 20,
+        "{} {}",
+        jinja.len(),
+        go.len()
+    );
 
     let mut runner = TestRunner::new(config());
     let result = runner.run(
@@ -710,7 +822,9 @@ fn render_everywhere(
     let tools_value = tools.clone().map(Value::Array);
     let mut rendered = 0;
     for (_, t) in jinja {
-        if t.render(&messages, tools_value.as_ref(), add_generation_prompt).is_ok() {
+        if t.render(&messages, tools_value.as_ref(), add_generation_prompt)
+            .is_ok()
+        {
             rendered += 1;
         }
     }
@@ -808,10 +922,7 @@ fn any_text() -> impl Strategy<Value = String> {
 fn the_tokenizer_round_trips_any_plain_text() {
     let tok = smollm2();
     let specials = special_texts();
-    assert!(
-        specials.iter().any(|s| s == "<|im_end|>"),
-        "{specials:?}"
-    );
+    assert!(specials.iter().any(|s| s == "<|im_end|>"), "{specials:?}");
     let encodable = encodable_bytes();
     // Printable ASCII and the usual whitespace all have one; some control bytes do not
     // (0x04, 0x06, 0x13, ...: never seen in training).
@@ -819,7 +930,9 @@ fn the_tokenizer_round_trips_any_plain_text() {
     assert!(
         usual.clone().all(|b| encodable[b as usize]),
         "{:?}",
-        usual.filter(|&b| !encodable[b as usize]).collect::<Vec<_>>()
+        usual
+            .filter(|&b| !encodable[b as usize])
+            .collect::<Vec<_>>()
     );
     let mut runner = TestRunner::new(config());
     let result = runner.run(&any_text(), |text| {
@@ -861,10 +974,7 @@ fn the_tokenizer_decodes_any_ids_without_panicking() {
     let result = runner.run(&ids, |ids| {
         let decoded = tok.decode(&ids);
         let in_range = ids.iter().all(|&id| id < vocab);
-        prop_assert!(
-            decoded.is_ok() || !in_range,
-            "{ids:?}: {decoded:?}"
-        );
+        prop_assert!(decoded.is_ok() || !in_range, "{ids:?}: {decoded:?}");
         let mut stream = StreamDecoder::new();
         for &id in &ids {
             let _ = stream.push(tok, id);

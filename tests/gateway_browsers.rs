@@ -96,8 +96,17 @@ impl Reply {
 }
 
 /// `method path` with `Host: host` and these headers, through the whole app.
-async fn send(state: &AppState, method: Method, path: &str, host: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut req = Request::builder().method(method).uri(path).header(header::HOST, host);
+async fn send(
+    state: &AppState,
+    method: Method,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, host);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -119,14 +128,24 @@ async fn send(state: &AppState, method: Method, path: &str, host: &str, headers:
 }
 
 async fn get_from(state: &AppState, origin: &str) -> Reply {
-    send(state, Method::GET, "/api/version", "localhost:11434", &[("origin", origin)]).await
+    send(
+        state,
+        Method::GET,
+        "/api/version",
+        "localhost:11434",
+        &[("origin", origin)],
+    )
+    .await
 }
 
 async fn preflight(state: &AppState, path: &str, origin: &str) -> Reply {
     let headers = [
         ("origin", origin),
         ("access-control-request-method", "POST"),
-        ("access-control-request-headers", "content-type,x-stainless-os,authorization"),
+        (
+            "access-control-request-headers",
+            "content-type,x-stainless-os,authorization",
+        ),
     ];
     send(state, Method::OPTIONS, path, "localhost:11434", &headers).await
 }
@@ -140,7 +159,14 @@ async fn requests_without_a_foreign_origin_are_untouched() {
     assert!(r.vary().is_empty());
     // The page's own origin (fetch sends it): not a CORS request, whatever the host.
     for origin in ["http://example.com:8080", "https://example.com:8080"] {
-        let r = send(&s, Method::GET, "/api/version", "example.com:8080", &[("origin", origin)]).await;
+        let r = send(
+            &s,
+            Method::GET,
+            "/api/version",
+            "example.com:8080",
+            &[("origin", origin)],
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK, "{origin}");
         assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), None);
     }
@@ -194,9 +220,23 @@ async fn other_origins_are_refused_with_an_empty_403() {
         assert!(r.is_bare_403(), "preflight from {origin}");
     }
     // Even a route that exists does not run, nor does one that does not.
-    let r = send(&s, Method::POST, "/api/chat", "localhost", &[("origin", "http://evil.test")]).await;
+    let r = send(
+        &s,
+        Method::POST,
+        "/api/chat",
+        "localhost",
+        &[("origin", "http://evil.test")],
+    )
+    .await;
     assert!(r.is_bare_403());
-    let r = send(&s, Method::GET, "/nowhere", "localhost", &[("origin", "http://evil.test")]).await;
+    let r = send(
+        &s,
+        Method::GET,
+        "/nowhere",
+        "localhost",
+        &[("origin", "http://evil.test")],
+    )
+    .await;
     assert!(r.is_bare_403());
 }
 
@@ -216,16 +256,30 @@ async fn a_preflight_is_answered_204_before_any_route() {
             r.header(header::ACCESS_CONTROL_ALLOW_METHODS),
             Some("GET,POST,PUT,PATCH,DELETE,HEAD,OPTIONS")
         );
-        let allowed = r.header(header::ACCESS_CONTROL_ALLOW_HEADERS).expect("allow-headers");
+        let allowed = r
+            .header(header::ACCESS_CONTROL_ALLOW_HEADERS)
+            .expect("allow-headers");
         let names: Vec<String> = allowed.split(',').map(str::to_ascii_lowercase).collect();
-        for asked in ["content-type", "x-stainless-os", "authorization", "openai-beta"] {
+        for asked in [
+            "content-type",
+            "x-stainless-os",
+            "authorization",
+            "openai-beta",
+        ] {
             assert!(names.iter().any(|n| n == asked), "{asked} not in {allowed}");
         }
-        assert!(allowed.contains("X-Stainless-Os"), "Go's canonical case: {allowed}");
+        assert!(
+            allowed.contains("X-Stainless-Os"),
+            "Go's canonical case: {allowed}"
+        );
         assert_eq!(r.header(header::ACCESS_CONTROL_MAX_AGE), Some("43200"));
         assert_eq!(
             r.vary(),
-            ["Origin", "Access-Control-Request-Method", "Access-Control-Request-Headers"]
+            [
+                "Origin",
+                "Access-Control-Request-Method",
+                "Access-Control-Request-Headers"
+            ]
         );
         assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), None);
     }
@@ -282,7 +336,10 @@ async fn a_lone_star_allows_every_origin_with_a_star() {
     let r = get_from(&s, "http://anything.example").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
-    assert!(r.vary().is_empty(), "gin sends no Vary when every origin is allowed");
+    assert!(
+        r.vary().is_empty(),
+        "gin sends no Vary when every origin is allowed"
+    );
     let r = preflight(&s, "/api/generate", "https://somewhere.else").await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     assert_eq!(r.header(header::ACCESS_CONTROL_ALLOW_ORIGIN), Some("*"));
@@ -291,7 +348,12 @@ async fn a_lone_star_allows_every_origin_with_a_star() {
 
 #[test]
 fn entries_gin_refuses_stop_the_start() {
-    for bad in ["example.com", "http://a.test, http://b.test", "http://a.test,", "http://*.*.com"] {
+    for bad in [
+        "example.com",
+        "http://a.test, http://b.test",
+        "http://a.test,",
+        "http://*.*.com",
+    ] {
         assert!(cors(bad).is_err(), "{bad:?} should be refused");
     }
     assert!(cors("http://totally.safe,http://definitely.legit").is_ok());
@@ -325,7 +387,13 @@ async fn on_loopback_only_local_hosts_are_served() {
         let r = send(&s, Method::GET, "/api/version", host, &[]).await;
         assert_eq!(r.status, StatusCode::OK, "Host {host}");
     }
-    for host in ["example.com", "example.com:11434", "localhost.example.com", "8.8.8.8:11434", "[::1]"] {
+    for host in [
+        "example.com",
+        "example.com:11434",
+        "localhost.example.com",
+        "8.8.8.8:11434",
+        "[::1]",
+    ] {
         let r = send(&s, Method::GET, "/api/version", host, &[]).await;
         assert!(r.is_bare_403(), "Host {host}: {}", r.status);
     }
@@ -334,16 +402,30 @@ async fn on_loopback_only_local_hosts_are_served() {
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     // A rebinding page: its origin is its own host (so CORS lets it through untouched),
     // but that host is not this machine.
-    let r = send(&s, Method::POST, "/api/chat", "evil.test:11434", &[("origin", "http://evil.test:11434")]).await;
+    let r = send(
+        &s,
+        Method::POST,
+        "/api/chat",
+        "evil.test:11434",
+        &[("origin", "http://evil.test:11434")],
+    )
+    .await;
     assert!(r.is_bare_403());
     // IPv6 loopback guards too.
     let v6 = state(browsers(None, Some("[::1]:11434")));
-    assert!(send(&v6, Method::GET, "/", "example.com", &[]).await.is_bare_403());
+    assert!(send(&v6, Method::GET, "/", "example.com", &[])
+        .await
+        .is_bare_403());
 }
 
 #[tokio::test]
 async fn elsewhere_nothing_checks_the_host() {
-    for bound in [Some("0.0.0.0:11434"), Some("[::]:11434"), Some("192.168.1.5:11434"), None] {
+    for bound in [
+        Some("0.0.0.0:11434"),
+        Some("[::]:11434"),
+        Some("192.168.1.5:11434"),
+        None,
+    ] {
         let s = state(browsers(None, bound));
         let r = send(&s, Method::GET, "/api/version", "example.com:11434", &[]).await;
         assert_eq!(r.status, StatusCode::OK, "bound {bound:?}");

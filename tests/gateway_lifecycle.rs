@@ -189,7 +189,7 @@ async fn a_slow_header_client_is_dropped_while_others_are_served() {
         .await
         .expect("line");
     prompt
-        .write_all(b"Host: x\r\nConnection: close\r\n\r\n")
+        .write_all(b"Host: localhost\r\nConnection: close\r\n\r\n")
         .await
         .expect("headers");
     let reply = String::from_utf8(until_closed(&mut prompt).await).expect("utf-8");
@@ -213,7 +213,7 @@ async fn an_idle_connection_is_closed_but_a_slow_reply_is_never_idle() {
     let mut conn = TcpStream::connect(addr).await.expect("connect");
     let body = json!({"model": "m", "prompt": "hi", "options": {"num_predict": 2}}).to_string();
     let request = format!(
-        "POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /api/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     conn.write_all(request.as_bytes()).await.expect("request");
@@ -235,7 +235,7 @@ async fn an_idle_connection_is_closed_but_a_slow_reply_is_never_idle() {
 async fn the_idle_timeout_closes_a_kept_alive_connection_without_a_header_timeout() {
     let addr = spawn_fake(short(None, Some(Duration::from_millis(300)))).await;
     let mut conn = TcpStream::connect(addr).await.expect("connect");
-    conn.write_all(b"GET /api/version HTTP/1.1\r\nHost: x\r\n\r\n")
+    conn.write_all(b"GET /api/version HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .expect("request");
     let reply = String::from_utf8(until_closed(&mut conn).await).expect("utf-8");
@@ -413,15 +413,15 @@ async fn sigterm_drains_eight_live_streams_and_exits_0() {
         .env("ROLLAMA_SHUTDOWN_GRACE", "2s")
         .env("RUST_LOG", "rollama=info")
         .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("start rollama serve");
-    // The log, line by line, for the drain's first line.
+    // The log (stderr, as Ollama's), line by line, for the drain's first line.
     let (log_tx, mut log_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = log_tx.send(line);
         }
     });

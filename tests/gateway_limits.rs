@@ -117,13 +117,29 @@ async fn bodies_over_the_cap_get_413_in_the_family_shape() {
     let (state, _) = capped();
     for sized in [true, false] {
         let (status, body) = send(&state, "/api/chat", chat_body(4 * CAP as usize), sized).await;
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "sized {sized}: {body}");
+        assert_eq!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "sized {sized}: {body}"
+        );
         let message = body["error"].as_str().expect("native error string");
-        assert!(message.contains(&format!("at most {CAP} bytes")), "{message}");
+        assert!(
+            message.contains(&format!("at most {CAP} bytes")),
+            "{message}"
+        );
 
-        let (status, body) =
-            send(&state, "/v1/chat/completions", chat_body(4 * CAP as usize), sized).await;
-        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "sized {sized}: {body}");
+        let (status, body) = send(
+            &state,
+            "/v1/chat/completions",
+            chat_body(4 * CAP as usize),
+            sized,
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "sized {sized}: {body}"
+        );
         assert_eq!(body["error"]["type"], "invalid_request_error", "{body}");
         assert!(body["error"]["message"]
             .as_str()
@@ -133,7 +149,13 @@ async fn bodies_over_the_cap_get_413_in_the_family_shape() {
     for sized in [true, false] {
         let (status, body) = send(&state, "/api/chat", chat_body(CAP as usize / 2), sized).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-        let (status, _) = send(&state, "/v1/chat/completions", chat_body(CAP as usize / 2), sized).await;
+        let (status, _) = send(
+            &state,
+            "/v1/chat/completions",
+            chat_body(CAP as usize / 2),
+            sized,
+        )
+        .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
 }
@@ -148,7 +170,10 @@ async fn blob_uploads_are_not_capped() {
             .method(Method::POST)
             .uri(format!("/api/blobs/sha256:{digest}"));
         let (req, body) = match sized {
-            true => (req.header(header::CONTENT_LENGTH, bytes.len()), Body::from(bytes.clone())),
+            true => (
+                req.header(header::CONTENT_LENGTH, bytes.len()),
+                Body::from(bytes.clone()),
+            ),
             false => (
                 req,
                 Body::from_stream(futures::stream::iter(
@@ -166,7 +191,10 @@ async fn blob_uploads_are_not_capped() {
         assert!(response.status().is_success(), "{}", response.status());
     }
     let stored = store.join("blobs").join(format!("sha256-{digest}"));
-    assert_eq!(std::fs::metadata(stored).expect("stored").len(), bytes.len() as u64);
+    assert_eq!(
+        std::fs::metadata(stored).expect("stored").len(),
+        bytes.len() as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -186,7 +214,10 @@ async fn a_prompt_over_the_cap_is_refused_in_both_families() {
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("json");
     let message = body["error"].as_str().expect("error");
-    assert!(message.contains("more than the server's limit of 64"), "{message}");
+    assert!(
+        message.contains("more than the server's limit of 64"),
+        "{message}"
+    );
 
     let r = post(
         &format!("{base}/v1/chat/completions"),
@@ -207,7 +238,12 @@ async fn a_prompt_over_the_cap_is_refused_in_both_families() {
     .await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("json");
-    assert!(body["error"].as_str().is_some_and(|m| m.contains("the input is")), "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|m| m.contains("the input is")),
+        "{body}"
+    );
 
     // A short one is served.
     let r = post(
@@ -233,7 +269,10 @@ async fn num_ctx_over_the_cap_is_refused() {
     let r = post(&format!("{base}/api/generate"), ask(4096)).await;
     assert_eq!(r.status(), 400);
     let body: Value = r.json().await.expect("json");
-    assert_eq!(body["error"], "num_ctx 4096 exceeds the server's limit of 1024");
+    assert_eq!(
+        body["error"],
+        "num_ctx 4096 exceeds the server's limit of 1024"
+    );
     let r = post(&format!("{base}/api/generate"), ask(1024)).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");

@@ -65,7 +65,10 @@ fn histogram_count(samples: &[Sample], name: &str) -> f64 {
         };
         let mut sorted = buckets.clone();
         sorted.sort_by(|a, b| a.less_than.total_cmp(&b.less_than));
-        assert!(sorted.windows(2).all(|w| w[0].count <= w[1].count), "{name}");
+        assert!(
+            sorted.windows(2).all(|w| w[0].count <= w[1].count),
+            "{name}"
+        );
         let last = sorted.last().expect("buckets");
         assert!(last.less_than.is_infinite(), "{name} ends in +Inf");
         let count = samples
@@ -106,8 +109,20 @@ async fn metrics_count_exactly_the_traffic_sent() {
     // Tokens per generation, for the latency histograms.
     let mut evals: Vec<u64> = vec![];
 
+    // First, while nothing is cached: `usage.prompt_tokens` counts a reused prefix too,
+    // the engine's series (and the rate limits) only the prompt tokens it evaluated, as
+    // Ollama's `prompt_eval_count` does.
+    let body = json!({"model": "smollm2", "max_tokens": 3, "temperature": 0,
+        "messages": [{"role": "user", "content": "Name a tree."}]});
+    let r = json_of(post(&url(&base, "/v1/chat/completions"), body).await, 200).await;
+    cost.add(
+        &r["usage"]["prompt_tokens"],
+        &r["usage"]["completion_tokens"],
+    );
+    evals.push(r["usage"]["completion_tokens"].as_u64().expect("tokens"));
     for (prompt, n) in [("Name a fruit.", 3), ("Name a color.", 2)] {
-        let body = json!({"model": "smollm2", "prompt": prompt, "stream": false, "options": opts(n)});
+        let body =
+            json!({"model": "smollm2", "prompt": prompt, "stream": false, "options": opts(n)});
         let r = json_of(post(&url(&base, "/api/generate"), body).await, 200).await;
         cost.add(&r["prompt_eval_count"], &r["eval_count"]);
         evals.push(r["eval_count"].as_u64().expect("eval_count"));
@@ -136,11 +151,6 @@ async fn metrics_count_exactly_the_traffic_sent() {
 
     let r = get(&url(&base, "/no/such/route")).await;
     assert_eq!(r.status(), 404);
-    let body = json!({"model": "smollm2", "max_tokens": 3, "temperature": 0,
-        "messages": [{"role": "user", "content": "Name a tree."}]});
-    let r = json_of(post(&url(&base, "/v1/chat/completions"), body).await, 200).await;
-    cost.add(&r["usage"]["prompt_tokens"], &r["usage"]["completion_tokens"]);
-    evals.push(r["usage"]["completion_tokens"].as_u64().expect("tokens"));
     json_of(get(&url(&base, "/v1/models")).await, 200).await;
     let body = json!({"model": "all-minilm", "input": ["a first sentence", "a second one"]});
     let r = json_of(post(&url(&base, "/api/embed"), body).await, 200).await;
@@ -164,11 +174,23 @@ async fn metrics_count_exactly_the_traffic_sent() {
         &["route", "method", "status", "key"],
     );
     // This scrape counts once its own body has been sent: not in what it shows.
-    assert_eq!(requests.remove(&vec!["/metrics".into(), "GET".into(), "200".into(), "".into()]), None);
+    assert_eq!(
+        requests.remove(&vec![
+            "/metrics".into(),
+            "GET".into(),
+            "200".into(),
+            "".into()
+        ]),
+        None
+    );
     assert_eq!(requests, expected);
 
     // One duration per request, by route.
-    for (route, n) in [("/api/generate", 3.0), ("/api/chat", 2.0), ("unmatched", 1.0)] {
+    for (route, n) in [
+        ("/api/generate", 3.0),
+        ("/api/chat", 2.0),
+        ("unmatched", 1.0),
+    ] {
         let one: Vec<Sample> = samples
             .iter()
             .filter(|s| label(s, "route") == route)
@@ -220,7 +242,10 @@ async fn metrics_count_exactly_the_traffic_sent() {
 
     let loads = counters(&samples, "rollama_model_loads_total", &["model"]);
     for model in ["smollm2:latest", "all-minilm:latest"] {
-        assert!(loads.get(&vec![model.to_string()]) >= Some(&1.0), "{loads:?}");
+        assert!(
+            loads.get(&vec![model.to_string()]) >= Some(&1.0),
+            "{loads:?}"
+        );
         let one: Vec<Sample> = samples
             .iter()
             .filter(|s| label(s, "model") == model)
@@ -245,7 +270,11 @@ async fn metrics_count_exactly_the_traffic_sent() {
 
     // The first scrape is counted once its body is out.
     let samples = scrape(&base).await;
-    let requests = counters(&samples, "rollama_http_requests_total", &["route", "status"]);
+    let requests = counters(
+        &samples,
+        "rollama_http_requests_total",
+        &["route", "status"],
+    );
     assert_eq!(
         requests.get(&vec!["/metrics".to_string(), "200".to_string()]),
         Some(&1.0)
@@ -262,14 +291,21 @@ async fn an_unloaded_model_counts_by_reason() {
     let mut unloads = HashMap::new();
     for _ in 0..500 {
         let samples = scrape(&base).await;
-        unloads = counters(&samples, "rollama_model_unloads_total", &["model", "reason"]);
+        unloads = counters(
+            &samples,
+            "rollama_model_unloads_total",
+            &["model", "reason"],
+        );
         if !unloads.is_empty() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let want: HashMap<Vec<String>, f64> =
-        [(vec!["smollm2:latest".to_string(), "requested".to_string()], 1.0)].into();
+    let want: HashMap<Vec<String>, f64> = [(
+        vec!["smollm2:latest".to_string(), "requested".to_string()],
+        1.0,
+    )]
+    .into();
     assert_eq!(unloads, want);
 }
 
@@ -308,7 +344,11 @@ async fn health_tells_live_from_ready() {
 async fn status_until(base: &str, want: impl Fn(&Value) -> bool) -> Value {
     for _ in 0..3000 {
         let s = json_of(get(&url(base, "/api/status")).await, 200).await;
-        if s["models"].as_array().and_then(|m| m.first()).is_some_and(&want) {
+        if s["models"]
+            .as_array()
+            .and_then(|m| m.first())
+            .is_some_and(&want)
+        {
             return s;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -337,12 +377,20 @@ async fn status_shows_the_queue_while_a_stream_runs() {
     .await;
     assert_eq!(running.status(), 200);
     status_until(&base, |m| m["running"] == 1).await;
-    let queued = tokio::spawn(post(
-        &url(&base, "/api/generate"),
-        json!({"model": "smollm2", "prompt": "Hi.", "stream": false,
-            "options": {"num_predict": 2}}),
-    ));
-    let s = status_until(&base, |m| m["running"] == 1 && m["waiting"] == 1).await;
+    let generate = url(&base, "/api/generate");
+    let queued = tokio::spawn(async move {
+        post(
+            &generate,
+            json!({"model": "smollm2", "prompt": "Hi.", "stream": false,
+                "options": {"num_predict": 2}}),
+        )
+        .await
+    });
+    // KV is allocated at the running sequence's first step: wait for that too.
+    let s = status_until(&base, |m| {
+        m["running"] == 1 && m["waiting"] == 1 && m["kv_bytes"].as_u64() > Some(0)
+    })
+    .await;
     let m = &s["models"][0];
     assert_eq!(m["name"], "smollm2:latest");
     assert_eq!(m["max_queue"], 8);
@@ -350,7 +398,12 @@ async fn status_shows_the_queue_while_a_stream_runs() {
     assert_eq!(m["kv_budget_tokens"], 2048);
     assert!(m["kv_reserved_tokens"].as_u64() > Some(0), "{m}");
     assert!(m["kv_bytes"].as_u64() > Some(0), "{m}");
-    let keys: Vec<&str> = m.as_object().expect("object").keys().map(String::as_str).collect();
+    let keys: Vec<&str> = m
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
     let mut keys = keys;
     keys.sort_unstable();
     assert_eq!(
@@ -501,8 +554,18 @@ async fn tokenize_errors_are_ollamas() {
     let tokenize = url(&base, "/api/tokenize");
     let detokenize = url(&base, "/api/detokenize");
     let cases = [
-        (&tokenize, json!({"content": "hi"}), 400, "model is required"),
-        (&detokenize, json!({"tokens": [1]}), 400, "model is required"),
+        (
+            &tokenize,
+            json!({"content": "hi"}),
+            400,
+            "model is required",
+        ),
+        (
+            &detokenize,
+            json!({"tokens": [1]}),
+            400,
+            "model is required",
+        ),
         (
             &tokenize,
             json!({"model": "nope", "content": "hi"}),

@@ -17,17 +17,6 @@ const OPERATIONS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Routes other parts of issue 18 add in their own branches, documented ahead of them.
-/// Once one of them is routed, [`every_route_is_documented_and_nothing_else`] fails until
-/// it is taken off this list, so the list cannot outlive its reason.
-const PENDING: &[(&str, &str)] = &[
-    ("/health/live", "get"),
-    ("/health/ready", "get"),
-    ("/api/status", "get"),
-    ("/api/tokenize", "post"),
-    ("/api/detokenize", "post"),
-];
-
 fn document() -> Value {
     serde_json::to_value(rollama::server::openapi::document()).expect("document as JSON")
 }
@@ -43,7 +32,9 @@ fn oas_schema() -> Value {
 fn the_document_is_openapi_3_1_by_the_official_schema() {
     let doc = document();
     assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1.")),
+        doc["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.1.")),
         "{}",
         doc["openapi"]
     );
@@ -52,7 +43,11 @@ fn the_document_is_openapi_3_1_by_the_official_schema() {
         .iter_errors(&doc)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "not valid OpenAPI 3.1:\n{}", errors.join("\n"));
+    assert!(
+        errors.is_empty(),
+        "not valid OpenAPI 3.1:\n{}",
+        errors.join("\n")
+    );
     // The checker is not vacuous: a document without `info` fails it.
     let mut broken = doc.clone();
     if let Some(o) = broken.as_object_mut() {
@@ -95,7 +90,9 @@ fn every_schema_is_valid_json_schema_and_every_ref_resolves() {
     collect_refs(&doc, &mut refs);
     assert!(refs.len() > 50, "{} refs", refs.len());
     for r in refs {
-        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external ref {r}"));
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external ref {r}"));
         assert!(doc.pointer(pointer).is_some(), "{r} does not resolve");
     }
 }
@@ -123,7 +120,9 @@ fn routed() -> BTreeSet<(String, String)> {
         while let Some(at) = rest.find(".route(") {
             rest = rest[at + ".route(".len()..].trim_start();
             // rustfmt may put the path on the next line.
-            rest = rest.strip_prefix('"').expect("a path literal after .route(");
+            rest = rest
+                .strip_prefix('"')
+                .expect("a path literal after .route(");
             let end = rest.find('"').expect("end of the path literal");
             let path = rest[..end].replace("{*", "{");
             let args = call_args(&rest[end + 1..]);
@@ -228,26 +227,29 @@ fn the_route_parser_reads_every_form_the_router_uses() {
 #[test]
 fn every_route_is_documented_and_nothing_else() {
     let routes = routed();
-    let pending: BTreeSet<(String, String)> = PENDING
-        .iter()
-        .map(|(p, m)| (p.to_string(), m.to_string()))
-        .collect();
-    let landed: Vec<_> = pending.intersection(&routes).collect();
-    assert!(
-        landed.is_empty(),
-        "routed now, so take them off PENDING: {landed:?}"
-    );
     let documented = documented(&document());
-    let expected: BTreeSet<_> = routes.union(&pending).cloned().collect();
+    let expected = routes;
     let undocumented: Vec<_> = expected.difference(&documented).collect();
     let unrouted: Vec<_> = documented.difference(&expected).collect();
-    assert!(undocumented.is_empty(), "routes missing from the document: {undocumented:?}");
-    assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+    assert!(
+        undocumented.is_empty(),
+        "routes missing from the document: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "documented but not routed: {unrouted:?}"
+    );
 }
 
 /// The schema an operation documents for `status` and the reply's content type, as a
 /// standalone JSON Schema (the document's components beside it, so `$ref`s resolve).
-fn response_schema(doc: &Value, path: &str, method: &str, status: u16, content_type: &str) -> Value {
+fn response_schema(
+    doc: &Value,
+    path: &str,
+    method: &str,
+    status: u16,
+    content_type: &str,
+) -> Value {
     let responses = &doc["paths"][path][method]["responses"];
     let response = &responses[status.to_string()];
     assert!(
@@ -256,9 +258,9 @@ fn response_schema(doc: &Value, path: &str, method: &str, status: u16, content_t
         responses
     );
     let essence = |t: &str| t.split(';').next().unwrap_or_default().trim().to_string();
-    let content = response["content"].as_object().unwrap_or_else(|| {
-        panic!("{method} {path} {status}: no content documented")
-    });
+    let content = response["content"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{method} {path} {status}: no content documented"));
     let schema = content
         .iter()
         .find(|(t, _)| essence(t.as_str()) == essence(content_type))
@@ -485,7 +487,12 @@ fn the_conformance_check_catches_wrong_replies() {
         content_type: "application/json; charset=utf-8".into(),
         body: body.to_string(),
     };
-    conforms(&doc, "/api/version", "get", &reply(json!({"version": "0.12.6"})));
+    conforms(
+        &doc,
+        "/api/version",
+        "get",
+        &reply(json!({"version": "0.12.6"})),
+    );
     for bad in [
         json!({"version": 12}),
         json!({}),
@@ -501,7 +508,10 @@ fn the_conformance_check_catches_wrong_replies() {
         "surprise": 1}}]});
     let wrong = violations(&doc, "/api/tags", "get", &reply(tag));
     assert_eq!(wrong.len(), 1, "{wrong:?}");
-    assert!(wrong[0].starts_with(".models[0].details.surprise"), "{wrong:?}");
+    assert!(
+        wrong[0].starts_with(".models[0].details.surprise"),
+        "{wrong:?}"
+    );
 }
 
 /// Every documented operation reaches a handler: none of them is answered by the router's
@@ -511,21 +521,15 @@ async fn every_documented_operation_reaches_a_handler() {
     let base = TestServer::default().spawn(&[]).await;
     let client = reqwest::Client::new();
     let doc = document();
-    let pending: BTreeSet<(String, String)> = PENDING
-        .iter()
-        .map(|(p, m)| (p.to_string(), m.to_string()))
-        .collect();
     for (path, method) in documented(&doc) {
-        if pending.contains(&(path.clone(), method.clone())) {
-            continue;
-        }
         let url = format!(
             "{base}{}",
             path.replace("{digest}", "sha256:00")
                 .replace("{model}", "nope")
                 .replace("{rest}", "responses")
         );
-        let method_ = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        let method_ =
+            reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
         let mut request = client.request(method_, &url);
         if ["post", "put", "patch", "delete"].contains(&method.as_str()) {
             request = request.body("{}");
@@ -535,6 +539,10 @@ async fn every_documented_operation_reaches_a_handler() {
         let fallback = reply.body == "404 page not found"
             || reply.status == 405
             || (method == "head" && reply.status == 404);
-        assert!(!fallback, "{method} {path}: {} {}", reply.status, reply.body);
+        assert!(
+            !fallback,
+            "{method} {path}: {} {}",
+            reply.status, reply.body
+        );
     }
 }

@@ -4,10 +4,10 @@
 //! chunks are always present (Go omits zeros, but LangChain needs both token counts).
 
 mod chat;
+mod duration;
 mod embed;
 mod gateway;
 mod generate;
-mod duration;
 mod keep_alive;
 mod models;
 pub mod openai;
@@ -15,13 +15,13 @@ mod options;
 mod schema;
 
 pub use chat::{ChatChunk, ChatRequest, Message};
+pub use duration::go_duration;
 pub use embed::{EmbedRequest, EmbedResponse, EmbeddingsRequest, EmbeddingsResponse};
 pub use gateway::{
     DetokenizeRequest, DetokenizeResponse, HealthResponse, ModelStatus, StatusResponse,
     TokenizeRequest, TokenizeResponse,
 };
 pub use generate::{GenerateChunk, GenerateRequest};
-pub use duration::go_duration;
 pub use keep_alive::KeepAlive;
 pub use models::{
     modelfile_quote, CopyRequest, CreateRequest, DeleteRequest, ModelDetails, ProgressResponse,

@@ -14,9 +14,11 @@ use serde_json::{Map, Value};
 /// The schema lists the known keys with their types. Unknown keys are ignored, null is "not
 /// set", and a known key of the wrong type is Ollama's 500 (`option "k" must be of type t`).
 #[derive(Debug, Clone, Default, PartialEq, utoipa::ToSchema)]
-#[schema(description = "Model parameters (Ollama's `options`). Unknown keys are ignored; null \
+#[schema(
+    description = "Model parameters (Ollama's `options`). Unknown keys are ignored; null \
     is \"not set\"; integers may be sent as floats (truncated); a known key with a value of \
-    the wrong type fails the request with 500 `option \"<key>\" must be of type <type>`.")]
+    the wrong type fails the request with 500 `option \"<key>\" must be of type <type>`."
+)]
 pub struct Options {
     pub temperature: Option<f32>,
     pub top_k: Option<i64>,

@@ -63,9 +63,7 @@ pub fn format() -> RefOr<Schema> {
          null: free text. Any other value is Ollama's 500 \"invalid format\".",
         [
             of(Type::String).enum_values(Some(["", "json"])).into(),
-            of(Type::Object)
-                .description(Some("A JSON Schema."))
-                .into(),
+            of(Type::Object).description(Some("A JSON Schema.")).into(),
             null().into(),
         ],
     )
@@ -83,10 +81,7 @@ pub fn embed_input() -> RefOr<Schema> {
 pub fn openai_embedding_input() -> RefOr<Schema> {
     one_of(
         "One text or a non-empty list of texts (token arrays are refused).",
-        [
-            of(Type::String).into(),
-            strings().min_items(Some(1)).into(),
-        ],
+        [of(Type::String).into(), strings().min_items(Some(1)).into()],
     )
 }
 

@@ -48,7 +48,10 @@ mod tests {
             ["http://172.16.0.1", "https://192.168.0.1"]
         );
         assert_eq!(split(" 'http://a.test' "), ["http://a.test"]);
-        assert_eq!(split("http://a.test, http://b.test"), ["http://a.test", " http://b.test"]);
+        assert_eq!(
+            split("http://a.test, http://b.test"),
+            ["http://a.test", " http://b.test"]
+        );
     }
 
     #[test]
@@ -56,11 +59,16 @@ mod tests {
         let args = |s: &str| BrowsersArgs {
             origins: Some(s.into()),
         };
-        assert!(args("http://totally.safe,http://definitely.legit").config().is_ok());
+        assert!(args("http://totally.safe,http://definitely.legit")
+            .config()
+            .is_ok());
         assert!(args("https://*.example.com,*").config().is_ok());
         let e = args("example.com").config().expect_err("no scheme");
         assert!(e.to_string().contains("origins must contain '*'"), "{e}");
-        assert!(args("http://a.test,").config().is_err(), "an empty entry, as gin");
+        assert!(
+            args("http://a.test,").config().is_err(),
+            "an empty entry, as gin"
+        );
         assert!(BrowsersArgs::default().config().is_ok());
     }
 }

@@ -116,7 +116,11 @@ mod tests {
         assert_eq!(load_timeout(Some("0")), None);
         assert_eq!(load_timeout(Some("-1")), None);
         assert_eq!(load_timeout(Some("-5m")), None);
-        assert_eq!(load_timeout(Some("1.5")), m(5), "neither a duration nor an integer");
+        assert_eq!(
+            load_timeout(Some("1.5")),
+            m(5),
+            "neither a duration nor an integer"
+        );
         assert_eq!(load_timeout(Some("soon")), m(5));
     }
 
@@ -133,7 +137,10 @@ mod tests {
         assert_eq!(limits.max_body_bytes, Some(10 << 20));
         assert_eq!(limits.engine.max_prompt_tokens, None, "0 is no limit");
         assert_eq!(limits.engine.max_num_ctx, Some(8192));
-        assert_eq!(limits.engine.request_timeout, Some(Duration::from_secs(600)));
+        assert_eq!(
+            limits.engine.request_timeout,
+            Some(Duration::from_secs(600))
+        );
         assert_eq!(limits.engine.load_timeout, Some(DEFAULT_LOAD_TIMEOUT));
         let off = LimitsArgs {
             request_timeout: Some("0".into()),
@@ -144,7 +151,10 @@ mod tests {
             request_timeout: Some("ten minutes".into()),
             ..LimitsArgs::default()
         };
-        assert!(bad.config().is_err(), "a typo in our own flag stops the start");
+        assert!(
+            bad.config().is_err(),
+            "a typo in our own flag stops the start"
+        );
         let d = LimitsArgs::default().config().expect("valid");
         assert_eq!(d.max_body_bytes, None);
         assert_eq!(d.engine, Caps::default());

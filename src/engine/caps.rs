@@ -96,7 +96,10 @@ mod tests {
         assert!(caps.check_num_ctx(Some(2048)).is_ok());
         assert!(caps.check_num_ctx(None).is_ok());
         let e = caps.check_num_ctx(Some(4096)).expect_err("over");
-        assert_eq!(e.to_string(), "num_ctx 4096 exceeds the server's limit of 2048");
+        assert_eq!(
+            e.to_string(),
+            "num_ctx 4096 exceeds the server's limit of 2048"
+        );
         assert_eq!(caps.num_ctx_bound(8192), 2048);
         assert_eq!(caps.num_ctx_bound(1024), 1024);
         assert!(caps.check_prompt("prompt", 100).is_ok());

@@ -49,7 +49,10 @@ pub async fn embed(
     .await
     .unwrap_or_else(|e| Err(EngineError::Failed(format!("tokenizing failed: {e}"))))?;
     let prompt_tokens = ids.iter().map(Vec::len).sum();
-    registry.config().caps.check_prompt("input", prompt_tokens)?;
+    registry
+        .config()
+        .caps
+        .check_prompt("input", prompt_tokens)?;
     let vectors = embedder.embed(ids).await.inspect_err(|e| {
         if matches!(e, EngineError::WorkerDied) {
             lease.forget_dead_model();

@@ -89,7 +89,9 @@ pub async fn generate(registry: &Registry, req: GenerateRequest) -> Result<Piece
             return Err(e);
         }
     };
-    let deadline = caps.request_timeout.and_then(|limit| Deadline::after(started, limit));
+    let deadline = caps
+        .request_timeout
+        .and_then(|limit| Deadline::after(started, limit));
     Ok(pieces(rx, lease, started, parser, trace, deadline).boxed())
 }
 

@@ -105,11 +105,13 @@ impl LoadStats {
     }
 
     pub(crate) fn unloaded(&self, model: &str, why: UnloadReason) {
-        self.with(model, |m| match m.unloads.iter_mut().find(|(r, _)| *r == why) {
-            Some((_, n)) => *n += 1,
-            None => {
-                m.unloads.push((why, 1));
-                m.unloads.sort();
+        self.with(model, |m| {
+            match m.unloads.iter_mut().find(|(r, _)| *r == why) {
+                Some((_, n)) => *n += 1,
+                None => {
+                    m.unloads.push((why, 1));
+                    m.unloads.sort();
+                }
             }
         });
     }

@@ -62,7 +62,7 @@ pub use sampling::{argmax, log_probs, Sampler};
 pub use service::{Engine, Service};
 pub use stats::{EngineStats, Preparing, StatsSnapshot};
 pub use stop::{StopMatcher, StopOutcome};
-pub use tokens::{Detokenized, DetokenizeRequest, Tokenized, TokenizeRequest};
+pub use tokens::{DetokenizeRequest, Detokenized, TokenizeRequest, Tokenized};
 pub use trace::{Observer, Trace};
 
 use std::sync::Arc;
@@ -272,7 +272,10 @@ impl EngineHandle {
         // The queue bound is the `waiting` counter, not the channel: the worker moves
         // commands off the channel at once but counts them until they start running.
         let (tx, rx) = mpsc::unbounded_channel();
-        let stats = Arc::new(EngineStats::with_limits(config.max_queue, config.max_running));
+        let stats = Arc::new(EngineStats::with_limits(
+            config.max_queue,
+            config.max_running,
+        ));
         let max_queue = config.max_queue;
         let worker_stats = Arc::clone(&stats);
         std::thread::Builder::new()

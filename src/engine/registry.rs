@@ -251,7 +251,7 @@ impl Registry {
                 .map_err(load_error)?;
         self.make_room(&stored.name, footprint.total()).await?;
         // The load itself, without the wait for the lock or for room.
-        let loading = Instant::now();
+        let load_started = Instant::now();
         let config = self.config.clone();
         let to_load = stored.clone();
         let store = self.store.clone();
@@ -293,7 +293,7 @@ impl Registry {
             bytes = footprint.total(),
             "model loaded"
         );
-        self.loads.loaded(&stored.name, loading.elapsed());
+        self.loads.loaded(&stored.name, load_started.elapsed());
         let mut state = self.state();
         let last_used = state.tick();
         state.loaded.insert(

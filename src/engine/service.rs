@@ -12,7 +12,7 @@ use super::generate::generate;
 use super::manage::{self, ByteStream, CreateRequest, ProgressStream};
 use super::registry::{Registry, RegistryConfig};
 use super::request::{EmbedRequest, Embeddings, GenerateRequest, Pieces};
-use super::tokens::{self, Detokenized, DetokenizeRequest, Tokenized, TokenizeRequest};
+use super::tokens::{self, DetokenizeRequest, Detokenized, TokenizeRequest, Tokenized};
 use super::{embed, EngineError};
 use crate::api::KeepAlive;
 use crate::store::ModelStore;

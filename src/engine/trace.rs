@@ -40,6 +40,9 @@ pub struct Trace {
     last_token: Mutex<Option<Instant>>,
     prompt_tokens: AtomicU64,
     generated_tokens: AtomicU64,
+    /// Pieces out so far: what a stream cut before its end has cost (rate limits charge
+    /// it), as the final counts never come.
+    pieces: AtomicU64,
     observer: Option<Arc<dyn Observer>>,
 }
 
@@ -73,6 +76,7 @@ impl Trace {
             last_token: Mutex::new(None),
             prompt_tokens: AtomicU64::new(0),
             generated_tokens: AtomicU64::new(0),
+            pieces: AtomicU64::new(0),
             observer,
         }
     }
@@ -82,11 +86,14 @@ impl Trace {
         self.model.get().map(String::as_str)
     }
 
-    /// Tokens read and written so far: `(prompt, generated)`.
+    /// Tokens read and written so far: `(prompt, generated)`; for a request cut short,
+    /// the prompt as admitted and one token per piece sent.
     pub fn tokens(&self) -> (u64, u64) {
         (
             self.prompt_tokens.load(Relaxed),
-            self.generated_tokens.load(Relaxed),
+            self.generated_tokens
+                .load(Relaxed)
+                .max(self.pieces.load(Relaxed)),
         )
     }
 
@@ -104,8 +111,9 @@ impl Trace {
         *lock(&self.submitted) = Some(Instant::now());
     }
 
-    /// The model's thread started running it.
-    pub(crate) fn admitted(&self) {
+    /// The model's thread started running it, with a prompt of `prompt` tokens.
+    pub(crate) fn admitted(&self, prompt: usize) {
+        self.prompt_tokens.store(prompt as u64, Relaxed);
         let Some(at) = *lock(&self.submitted) else {
             return;
         };
@@ -116,6 +124,7 @@ impl Trace {
 
     /// A piece of text came out (one sampled token, or a few held back together).
     pub(crate) fn token(&self) {
+        self.pieces.fetch_add(1, Relaxed);
         let now = Instant::now();
         let before = lock(&self.last_token).replace(now);
         if let Some(o) = &self.observer {
@@ -128,8 +137,8 @@ impl Trace {
 
     /// It ended, having read `prompt` tokens and written `generated`.
     pub(crate) fn finished(&self, prompt: usize, generated: usize) {
-        self.prompt_tokens.fetch_add(prompt as u64, Relaxed);
-        self.generated_tokens.fetch_add(generated as u64, Relaxed);
+        self.prompt_tokens.store(prompt as u64, Relaxed);
+        self.generated_tokens.store(generated as u64, Relaxed);
         if let Some(o) = &self.observer {
             o.tokens(self.model_name(), prompt as u64, generated as u64);
         }

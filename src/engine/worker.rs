@@ -150,7 +150,7 @@ impl Worker {
             };
             self.stats.waiting.fetch_sub(1, Relaxed);
             if let Some(t) = &seq.trace {
-                t.admitted();
+                t.admitted(seq.tokens.len());
             }
             match self.prefixes.lookup(&seq.tokens) {
                 Ok(Some(reuse)) => seq.reuse_prefix(reuse.cache, reuse.len),
@@ -175,7 +175,11 @@ impl Worker {
 
     /// Ends a sequence with an error; its KV is dropped.
     fn abort(&mut self, seq: Sequence, message: &str) {
-        tracing::warn!(request = seq.request_id(), error = message, "generation failed");
+        tracing::warn!(
+            request = seq.request_id(),
+            error = message,
+            "generation failed"
+        );
         seq.fail(Failure::internal(message));
         self.reserved -= seq.reservation();
     }

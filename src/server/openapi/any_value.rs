@@ -65,12 +65,19 @@ fn for_each_schema(doc: &mut Value, f: &mut impl FnMut(&mut Value)) {
     let Some(Value::Object(paths)) = doc.get_mut("paths") else {
         return;
     };
-    for operation in paths.values_mut().filter_map(Value::as_object_mut).flat_map(Map::values_mut) {
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(Map::values_mut)
+    {
         if let Some(Value::Object(content)) = operation.pointer_mut("/requestBody/content") {
             media_schemas(content, f);
         }
         if let Some(Value::Array(parameters)) = operation.get_mut("parameters") {
-            parameters.iter_mut().filter_map(|p| p.get_mut("schema")).for_each(&mut *f);
+            parameters
+                .iter_mut()
+                .filter_map(|p| p.get_mut("schema"))
+                .for_each(&mut *f);
         }
         let Some(Value::Object(responses)) = operation.get_mut("responses") else {
             continue;
@@ -80,7 +87,10 @@ fn for_each_schema(doc: &mut Value, f: &mut impl FnMut(&mut Value)) {
                 media_schemas(content, f);
             }
             if let Some(Value::Object(headers)) = response.get_mut("headers") {
-                headers.values_mut().filter_map(|h| h.get_mut("schema")).for_each(&mut *f);
+                headers
+                    .values_mut()
+                    .filter_map(|h| h.get_mut("schema"))
+                    .for_each(&mut *f);
             }
         }
     }

@@ -98,6 +98,8 @@ pub async fn serve() -> Result<Response, ApiError> {
             bytes.clone(),
         )
             .into_response()),
-        Err(e) => Err(ApiError::Internal(format!("writing the OpenAPI document: {e}"))),
+        Err(e) => Err(ApiError::Internal(format!(
+            "writing the OpenAPI document: {e}"
+        ))),
     }
 }

@@ -7,10 +7,10 @@
 use super::lines::{ChatLine, GenerateLine, ProgressLine};
 use super::responses::{NativeErrors, NativeGateway};
 use crate::api::{
-    ChatChunk, ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbedRequest,
-    EmbedResponse, EmbeddingsRequest, EmbeddingsResponse, ErrorBody, GenerateChunk,
-    GenerateRequest, ProgressResponse, PsResponse, PullRequest, ShowRequest, ShowResponse,
-    TagsResponse, VersionResponse,
+    ChatChunk, ChatRequest, CopyRequest, CreateRequest, DeleteRequest, EmbedRequest, EmbedResponse,
+    EmbeddingsRequest, EmbeddingsResponse, ErrorBody, GenerateChunk, GenerateRequest,
+    ProgressResponse, PsResponse, PullRequest, ShowRequest, ShowResponse, TagsResponse,
+    VersionResponse,
 };
 
 #[utoipa::path(

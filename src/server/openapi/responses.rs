@@ -20,7 +20,11 @@ fn with_body(description: &str, schema: &str) -> ResponseBuilder {
 }
 
 fn retry_after(description: &str) -> Header {
-    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)));
+    let mut header = Header::new(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1)),
+    );
     header.description = Some(description.into());
     header
 }

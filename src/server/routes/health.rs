@@ -45,15 +45,15 @@ async fn readiness(state: &AppState) -> Result<(), String> {
     match state.engine.models().await {
         Ok(models) if !models.is_empty() => Ok(()),
         Ok(_) => Err("no model in the store".into()),
-        Err(e) => Err(format!("the model store cannot be read: {}", e.public_message())),
+        Err(e) => Err(format!(
+            "the model store cannot be read: {}",
+            e.public_message()
+        )),
     }
 }
 
 /// Whether the server is draining (SIGTERM: it finishes what runs and takes nothing
 /// new), so a load balancer stops sending work before the listener closes.
-// TODO(lead): connect to the drain state of `state.gateway.lifecycle` once it has one;
-// until then a server never reports draining.
 fn draining(state: &AppState) -> bool {
-    let _ = state;
-    false
+    state.gateway.lifecycle.drain.is_draining()
 }

@@ -16,8 +16,15 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         return meta::not_found().await;
     }
     let counters = state.engine.counters();
-    match state.gateway.observe.metrics().render(&counters) {
+    match state
+        .gateway
+        .observe
+        .metrics()
+        .render(&counters, &state.gateway.rate)
+    {
         Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
-        Err(e) => ApiError::Internal(format!("the metrics could not be written: {e}")).into_response(),
+        Err(e) => {
+            ApiError::Internal(format!("the metrics could not be written: {e}")).into_response()
+        }
     }
 }

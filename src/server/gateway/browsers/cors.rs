@@ -214,17 +214,28 @@ fn preflight_headers(allow_all: bool) -> HeaderMap {
         header::ACCESS_CONTROL_ALLOW_METHODS,
         HeaderValue::from_static(ALLOW_METHODS),
     );
-    let names: Vec<String> = normalize(&ALLOW_HEADERS.iter().map(|h| h.to_string()).collect::<Vec<_>>())
-        .iter()
-        .map(|h| canonical_header_key(h))
-        .collect();
+    let names: Vec<String> = normalize(
+        &ALLOW_HEADERS
+            .iter()
+            .map(|h| h.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .iter()
+    .map(|h| canonical_header_key(h))
+    .collect();
     if let Ok(value) = HeaderValue::from_str(&names.join(",")) {
         headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, value);
     }
-    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static(MAX_AGE));
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(MAX_AGE),
+    );
     match allow_all {
         true => {
-            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
         }
         false => {
             for vary in [
@@ -243,7 +254,10 @@ fn preflight_headers(allow_all: bool) -> HeaderMap {
 fn normal_headers(allow_all: bool) -> HeaderMap {
     let mut headers = HeaderMap::new();
     match allow_all {
-        true => headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*")),
+        true => headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
         false => headers.insert(header::VARY, HeaderValue::from_static("Origin")),
     };
     headers
@@ -269,13 +283,18 @@ fn canonical_header_key(key: &str) -> String {
 /// untouched; a disallowed origin gets 403 with an empty body; an allowed preflight
 /// gets its 204 here; any other request runs and carries the allow headers back.
 pub async fn apply(State(cors): State<std::sync::Arc<Cors>>, req: Request, next: Next) -> Response {
-    let Some(origin) = req.headers().get(header::ORIGIN).filter(|o| !o.is_empty()).cloned() else {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .filter(|o| !o.is_empty())
+        .cloned()
+    else {
         return next.run(req).await;
     };
     let host = request_host(&req);
-    let same_origin = ["http://", "https://"].iter().any(|scheme| {
-        origin.as_bytes().strip_prefix(scheme.as_bytes()) == Some(host)
-    });
+    let same_origin = ["http://", "https://"]
+        .iter()
+        .any(|scheme| origin.as_bytes().strip_prefix(scheme.as_bytes()) == Some(host));
     if same_origin {
         return next.run(req).await;
     }
@@ -384,10 +403,19 @@ mod tests {
         let rule = wildcard_rule;
         let pair = |a: &str, b: &str| Some((a.to_string(), b.to_string()));
         assert_eq!(rule("http://example.com"), None);
-        assert_eq!(rule("http://*.example.com"), pair("http://", ".example.com"));
+        assert_eq!(
+            rule("http://*.example.com"),
+            pair("http://", ".example.com")
+        );
         assert_eq!(rule("*.example.com"), pair("*", ".example.com"));
-        assert_eq!(rule("http://example.*.com"), pair("http://example.", ".com"));
-        assert_eq!(rule("http://example.com/*"), pair("http://example.com/", "*"));
+        assert_eq!(
+            rule("http://example.*.com"),
+            pair("http://example.", ".com")
+        );
+        assert_eq!(
+            rule("http://example.com/*"),
+            pair("http://example.com/", "*")
+        );
         assert_eq!(rule("*"), pair("*", ""));
     }
 
@@ -419,16 +447,25 @@ mod tests {
     #[test]
     fn entries_gin_refuses() {
         let bad = |s: &str| Cors::new(&[s.to_string()]).expect_err("invalid");
-        assert_eq!(bad("example.com"), OriginError::Scheme("example.com".into()));
+        assert_eq!(
+            bad("example.com"),
+            OriginError::Scheme("example.com".into())
+        );
         // The scheme is compared as written.
-        assert_eq!(bad("HTTP://a.test"), OriginError::Scheme("HTTP://a.test".into()));
+        assert_eq!(
+            bad("HTTP://a.test"),
+            OriginError::Scheme("HTTP://a.test".into())
+        );
         assert_eq!(bad(""), OriginError::Scheme(String::new()));
         // Validate runs on the raw entry: a space after a comma is not `http://`.
         assert_eq!(
             bad(" http://example.com"),
             OriginError::Scheme(" http://example.com".into())
         );
-        assert_eq!(bad("http://*.*.com"), OriginError::Wildcards("http://*.*.com".into()));
+        assert_eq!(
+            bad("http://*.*.com"),
+            OriginError::Wildcards("http://*.*.com".into())
+        );
         assert!(Cors::new(&["ftp://*".into(), "*".into()]).is_ok());
     }
 

@@ -107,14 +107,19 @@ fn split_host_port(hostport: &str) -> Option<&str> {
 /// non-empty `%zone`. Returns the address and whether it had a zone.
 fn parse_addr(s: &str) -> Option<(IpAddr, bool)> {
     if !s.contains(':') {
-        return s.parse::<std::net::Ipv4Addr>().ok().map(|a| (IpAddr::V4(a), false));
+        return s
+            .parse::<std::net::Ipv4Addr>()
+            .ok()
+            .map(|a| (IpAddr::V4(a), false));
     }
     let (addr, zoned) = match s.split_once('%') {
         Some((_, "")) => return None,
         Some((addr, _)) => (addr, true),
         None => (s, false),
     };
-    addr.parse::<Ipv6Addr>().ok().map(|a| (IpAddr::V6(a), zoned))
+    addr.parse::<Ipv6Addr>()
+        .ok()
+        .map(|a| (IpAddr::V6(a), zoned))
 }
 
 /// An IPv4-mapped IPv6 address as its IPv4 address (Go's `Unmap`).
@@ -200,7 +205,10 @@ mod tests {
         assert_eq!(v4("1.2.3"), None);
         assert_eq!(parse_addr("fe80::1%eth0").map(|(_, z)| z), Some(true));
         assert_eq!(parse_addr("fe80::1%"), None);
-        assert_eq!(parse_addr("::ffff:127.0.0.1").map(|(ip, _)| is_loopback(ip)), Some(true));
+        assert_eq!(
+            parse_addr("::ffff:127.0.0.1").map(|(ip, _)| is_loopback(ip)),
+            Some(true)
+        );
     }
 
     #[test]
@@ -251,12 +259,19 @@ mod tests {
             "172.32.0.1",
             "[::1]",
         ] {
-            assert_eq!(get(refused), Verdict::Forbidden, "{refused:?} should be refused");
+            assert_eq!(
+                get(refused),
+                Verdict::Forbidden,
+                "{refused:?} should be refused"
+            );
         }
         assert_eq!(verdict("localhost", &Method::OPTIONS), Verdict::NoContent);
         assert_eq!(verdict("127.0.0.1", &Method::OPTIONS), Verdict::Serve);
         if let Some(name) = hostname().filter(|n| !n.is_empty() && parse_addr(n).is_none()) {
-            assert_eq!(get(&format!("{}:11434", name.to_uppercase())), Verdict::Serve);
+            assert_eq!(
+                get(&format!("{}:11434", name.to_uppercase())),
+                Verdict::Serve
+            );
         }
     }
 }

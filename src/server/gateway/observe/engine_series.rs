@@ -108,7 +108,9 @@ impl Collector for EngineSeries {
                 let mut series = family.encode_family(&labels)?;
                 let value = field(stats);
                 match kind {
-                    MetricType::Counter => series.encode_counter::<NoLabelSet, _, u64>(&value, None)?,
+                    MetricType::Counter => {
+                        series.encode_counter::<NoLabelSet, _, u64>(&value, None)?
+                    }
                     _ => series.encode_gauge(&value)?,
                 }
             }
@@ -156,12 +158,9 @@ fn residency(counters: &Counters, encoder: &mut DescriptorEncoder) -> Result<(),
     for m in counters.loads.iter().filter(|m| m.load_times.count > 0) {
         let labels = [("model", m.model.as_str())];
         let t = &m.load_times;
-        times.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-            t.sum_seconds,
-            t.count,
-            &t.buckets(),
-            None,
-        )?;
+        times
+            .encode_family(&labels)?
+            .encode_histogram::<NoLabelSet>(t.sum_seconds, t.count, &t.buckets(), None)?;
     }
     let mut unloads = encoder.encode_descriptor(
         "rollama_model_unloads",

@@ -5,15 +5,19 @@
 
 use std::time::Duration;
 
-use prometheus_client::encoding::{prometheus_text, EncodeLabelSet};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{prometheus_text, DescriptorEncoder, EncodeLabelSet, NoLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use super::engine_series::EngineSeries;
 use super::Ending;
 use crate::engine::{Counters, Observer};
+use crate::server::gateway::rate::Rate;
+use crate::server::gateway::Budget;
 
 /// The text format's `Content-Type` (what Prometheus and `prometheus-parse` read).
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -21,8 +25,8 @@ pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 /// Bucket bounds, in seconds, for latencies of LLM serving: a first token from a few
 /// milliseconds (a warm small model) to a minute (a cold load under a queue).
 const FIRST_TOKEN: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0,
-    20.0, 30.0, 45.0, 60.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0, 15.0, 20.0,
+    30.0, 45.0, 60.0,
 ];
 /// Between two tokens: a millisecond (a small model on a GPU) to seconds (a large model
 /// on a CPU, or a step that also reads a long prompt).
@@ -141,9 +145,12 @@ impl Default for Metrics {
 
 impl Metrics {
     /// The whole exposition: the engine's `counters` as of now, then the server's series.
-    pub fn render(&self, counters: &Counters) -> Result<String, std::fmt::Error> {
+    pub fn render(&self, counters: &Counters, rate: &Rate) -> Result<String, std::fmt::Error> {
         let mut scrape = Registry::default();
         scrape.register_collector(Box::new(EngineSeries(counters.clone())));
+        if rate.is_on() {
+            scrape.register_collector(Box::new(RateSeries(rate.clone())));
+        }
         let mut out = String::new();
         prometheus_text::encode(&mut out, &scrape)?;
         prometheus_text::encode(&mut out, &self.registry)?;
@@ -177,6 +184,33 @@ impl Metrics {
                     .inc_by(n);
             }
         }
+    }
+}
+
+/// The rate limits' refusals by budget, read off [`Rate`] at each scrape (the 429s are
+/// also in `rollama_http_requests_total`; this says which budget ran out).
+struct RateSeries(Rate);
+
+impl std::fmt::Debug for RateSeries {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RateSeries")
+    }
+}
+
+impl Collector for RateSeries {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut family = encoder.encode_descriptor(
+            "rollama_rate_limited",
+            "Requests refused 429 by a rate limit, by the budget that ran out.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (budget, name) in [(Budget::Requests, "requests"), (Budget::Tokens, "tokens")] {
+            family
+                .encode_family(&[("budget", name)])?
+                .encode_counter::<NoLabelSet, _, u64>(&self.0.refused(budget), None)?;
+        }
+        Ok(())
     }
 }
 
