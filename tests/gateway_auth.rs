@@ -364,3 +364,73 @@ async fn a_key_works_end_to_end_and_never_reaches_the_log() {
     assert!(text.contains("key=alice"), "no request span names its key");
     assert!(text.contains("key=ops"), "no request span names its key");
 }
+
+/// SIGHUP reloads the keys file even when polling cannot see the change (rewritten in
+/// place, same length, the old modification time put back): the real binary, so the
+/// signal reaches only it.
+#[tokio::test(flavor = "multi_thread")]
+async fn sighup_reloads_a_change_polling_cannot_see() {
+    let path = keys_file("sighup");
+    std::fs::write(&path, "ops:aaaa-token-1111\n").expect("write keys");
+    let mtime = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    let store = common::temp_store(&[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollama"))
+        .arg("serve")
+        .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))
+        .env("OLLAMA_MODELS", &store)
+        .env("ROLLAMA_API_KEYS_FILE", &path)
+        .env_remove("ROLLAMA_API_KEYS")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start rollama serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut waited = 0;
+    while client().get(format!("{base}/")).send().await.is_err() {
+        assert!(waited < 600, "the server never came up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(tags_status(&base, "aaaa-token-1111").await, StatusCode::OK);
+
+    // Same inode, same length, same modification time: only the content differs.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .expect("open keys");
+    file.write_all(b"ops:bbbb-token-2222\n")
+        .expect("rewrite keys");
+    file.set_modified(mtime).expect("put the mtime back");
+    drop(file);
+    // Two polls pass: the change stays unseen.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(tags_status(&base, "aaaa-token-1111").await, StatusCode::OK);
+
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(hup.success());
+    let mut waited = 0;
+    while tags_status(&base, "bbbb-token-2222").await != StatusCode::OK {
+        assert!(waited < 600, "SIGHUP did not reload the keys");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(
+        tags_status(&base, "aaaa-token-1111").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "SIGHUP must not stop the server"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -110,13 +110,14 @@ pub struct ServeArgs {
     pub batch_tokens: usize,
 
     /// Serve `GET /metrics` (Prometheus text: queue, slots, KV use, token counters).
-    #[arg(long, env = "ROLLAMA_METRICS")]
+    /// `1`, `true`, `yes`, `on` (and their negatives) all read, as Go's booleans do.
+    #[arg(long, env = "ROLLAMA_METRICS", value_parser = clap::builder::BoolishValueParser::new())]
     pub metrics: bool,
 
     /// Re-encode 32-block weights (Q4_0/Q4_1/Q5_x/Q8_0) as padded Q8_0 for candle's
     /// repacked VNNI/AMX kernels instead of ours, for comparison: slower than ours, more
     /// memory, logits further from llama.cpp's.
-    #[arg(long, env = "ROLLAMA_CPU_REQUANTIZE")]
+    #[arg(long, env = "ROLLAMA_CPU_REQUANTIZE", value_parser = clap::builder::BoolishValueParser::new())]
     pub cpu_requantize: bool,
 
     /// CPU threads for the model (default: physical cores). A request's `num_thread`
