@@ -413,6 +413,19 @@ async fn create_refuses_what_it_cannot_do() {
     )
     .await;
     assert_eq!(status, 400, "{r}");
+    // A template that does not parse (found by the fuzz campaign: stored, it failed every
+    // later load of the model with a 500) is refused, as Ollama refuses it.
+    let (status, r) = post_json(
+        url.clone(),
+        json!({"model": "x", "files": {"m.gguf": weights.digest}, "stream": false,
+            "template": "{{ .Prompt }}{{ 'x }}"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+    assert!(
+        r["error"].as_str().is_some_and(|e| e.starts_with("template error: ")),
+        "{r}"
+    );
     assert!(names(&base).await.is_empty());
     assert!(!store.dir.join("manifests").exists() || blob_files(&store).len() == 1);
 }

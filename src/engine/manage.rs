@@ -116,7 +116,12 @@ fn build(
     // Each given layer replaces the inherited one of its type (parameters are merged
     // over the inherited ones first, as Ollama does).
     let mut new: Vec<(&str, Vec<u8>, &str)> = vec![];
-    if let Some(template) = &req.template {
+    // An empty template keeps the inherited one, and one that does not parse is refused
+    // here (400 `template error: …`, as Ollama's `setTemplate`), not stored to fail
+    // every later load.
+    if let Some(template) = req.template.as_ref().filter(|t| !t.is_empty()) {
+        crate::text::GoTemplate::parse(template)
+            .map_err(|e| EngineError::BadRequest(format!("template error: {e}")))?;
         new.push((
             manifest::TEMPLATE,
             template.clone().into_bytes(),
