@@ -423,7 +423,9 @@ async fn create_refuses_what_it_cannot_do() {
     .await;
     assert_eq!(status, 400, "{r}");
     assert!(
-        r["error"].as_str().is_some_and(|e| e.starts_with("template error: ")),
+        r["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("template error: ")),
         "{r}"
     );
     assert!(names(&base).await.is_empty());
