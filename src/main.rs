@@ -27,7 +27,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match command {
+    let code = match command {
         // The client commands print their own errors, Ollama's way, and choose the status.
         Command::Client(command) => runtime.block_on(rollama::cli::main(command)),
         command => match runtime.block_on(local(command)) {
@@ -37,7 +37,11 @@ fn main() -> std::process::ExitCode {
                 std::process::ExitCode::FAILURE
             }
         },
-    }
+    };
+    // Dropping a runtime waits for its blocking threads: a model load still running (or
+    // one abandoned to OLLAMA_LOAD_TIMEOUT) would hold a drained server past SIGKILL.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
 async fn local(command: Command) -> anyhow::Result<()> {

@@ -247,12 +247,21 @@ async fn the_idle_timeout_closes_a_kept_alive_connection_without_a_header_timeou
 async fn a_handler_panic_is_a_500_and_the_server_serves_on() {
     let addr = spawn_fake(Gateway::default()).await;
     let client = reqwest::Client::new();
+    // From a page on an allowed origin: the 500 is the gateway's like any reply, so it
+    // carries CORS headers the page needs to read it.
     let r = client
         .get(format!("http://{addr}/api/tags"))
+        .header("origin", "http://localhost:5173")
         .send()
         .await
         .expect("tags");
     assert_eq!(r.status(), 500);
+    assert_eq!(
+        r.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.as_bytes()),
+        Some(&b"http://localhost:5173"[..])
+    );
     let id = r.headers()["x-request-id"]
         .to_str()
         .expect("id")

@@ -52,7 +52,11 @@ pub const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(1
 pub fn app(state: AppState) -> Router {
     // The body limit (none, as Ollama, unless `ROLLAMA_MAX_BODY_BYTES`) is the
     // gateway's: `gateway::limits`.
-    let router = routes::router().with_state(state.clone());
+    // A handler's panic is answered right here, inside the gateway, so its 500 is counted,
+    // logged and given CORS headers like any reply; the outer catch is for the layers'.
+    let router = routes::router()
+        .with_state(state.clone())
+        .layer(catch_panic::layer());
     // The drain's cut ends what the routes still run; the layers outside see those
     // replies end like any other.
     let router = drain::layer(router, &state).layer(TraceLayer::new_for_http());

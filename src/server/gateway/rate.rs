@@ -47,9 +47,24 @@ impl Client {
             return Self::Key(Arc::clone(name));
         }
         match req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            Some(ConnectInfo(addr)) => Self::Peer(addr.ip()),
+            Some(ConnectInfo(addr)) => Self::Peer(bucket_ip(addr.ip())),
             None => Self::Anyone,
         }
+    }
+}
+
+/// The address a client's bucket is kept under: an IPv6 host holds a whole /64 (SLAAC,
+/// privacy addresses), so its bucket is the prefix's, or it could rotate addresses past its
+/// limit (and grow the map by one entry a request). IPv4, and IPv4 mapped into IPv6, as is.
+fn bucket_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !u128::from(u64::MAX),
+            )),
+        },
+        v4 => v4,
     }
 }
 
@@ -247,6 +262,22 @@ mod tests {
         // More than a whole bucket at once, from full.
         let b = Client::Key("b".into());
         assert_eq!(per.take_up_to(&b, u64::MAX), 100);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_64_prefix() {
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert_eq!(bucket_ip(ip("2001:db8:1:2:aaaa::1")), ip("2001:db8:1:2::"));
+        assert_eq!(
+            bucket_ip(ip("2001:db8:1:2:ffff:1:2:3")),
+            bucket_ip(ip("2001:db8:1:2::9"))
+        );
+        assert_ne!(
+            bucket_ip(ip("2001:db8:1:3::1")),
+            bucket_ip(ip("2001:db8:1:2::1"))
+        );
+        assert_eq!(bucket_ip(ip("10.1.2.3")), ip("10.1.2.3"));
+        assert_eq!(bucket_ip(ip("::ffff:10.1.2.3")), ip("10.1.2.3"));
     }
 
     #[test]
