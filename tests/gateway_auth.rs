@@ -376,10 +376,7 @@ async fn sighup_reloads_a_change_polling_cannot_see() {
         .and_then(|m| m.modified())
         .expect("mtime");
     let store = common::temp_store(&[]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
+    let port = common::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollama"))
         .arg("serve")
         .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))

@@ -404,16 +404,10 @@ fn sse_end(text: &str) -> End {
     End::ShuttingDown
 }
 
-/// A free loopback port (bound, then let go for the child to take).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_drains_eight_live_streams_and_exits_0() {
     let store = common::temp_store(&["smollm2"]);
-    let addr = format!("127.0.0.1:{}", free_port());
+    let addr = format!("127.0.0.1:{}", common::free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollama"))
         .arg("serve")
         .env("OLLAMA_HOST", &addr)

@@ -678,18 +678,10 @@ async fn every_response_carries_a_request_id() {
     assert!(is_fresh_id(&request_id(&r)));
 }
 
-/// A free loopback port (bound then released: the server binds it right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_have_one_object_per_line_and_the_request_line() {
     use std::io::Read;
-    let port = free_port();
+    let port = common::free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollama"))
         .arg("serve")
         .env("OLLAMA_HOST", format!("127.0.0.1:{port}"))

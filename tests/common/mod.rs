@@ -434,3 +434,11 @@ pub fn manifest_bytes(config: &TestLayer, layers: &[TestLayer]) -> Vec<u8> {
     )
     .into_bytes()
 }
+
+/// A free loopback port (bound, then let go) for a child `rollama serve` to take.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
